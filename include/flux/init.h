@@ -1,0 +1,65 @@
+// init.h — Flux's initialisers, with Flux's fan rules.
+//
+// An initialiser is called as Flux calls it, with Flux's (Julia) dimensions:
+// `init({out, in})` for Dense, `init({kW, kH, in / groups, out})` for a 2-d Conv,
+// `init({out, in1, in2})` for Bilinear; it returns a tensor of exactly that shape
+// and the layer arranges it into torch's layout. So the fans are Flux's:
+// for dims (d1, ..., dk, a, b), fan_in = d1·…·dk·a and fan_out = d1·…·dk·b;
+// a matrix (out, in) has fan_in = in, fan_out = out; a vector (n) has (1, n).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/ArrayRef.h>
+
+#include <functional>
+#include <utility>
+
+namespace flux {
+
+using at::Tensor;
+using Init = std::function<Tensor(at::IntArrayRef dims)>;
+
+/// Flux's nfan: (fan_in, fan_out) of an array of Julia dimensions `dims`.
+std::pair<int64_t, int64_t> nfan(at::IntArrayRef dims);
+
+/// U(−a, a) with a = gain·√(6 / (fan_in + fan_out)). The default for Dense, Conv, RNN cells.
+struct GlorotUniform {
+  double gain = 1.0;
+  Tensor operator()(at::IntArrayRef dims) const;
+};
+/// N(0, σ²) with σ = gain·√(2 / (fan_in + fan_out)).
+struct GlorotNormal {
+  double gain = 1.0;
+  Tensor operator()(at::IntArrayRef dims) const;
+};
+/// U(−b, b) with b = gain·√(3 / fan_in); gain defaults to √2.
+struct KaimingUniform {
+  double gain = 1.4142135623730951;
+  Tensor operator()(at::IntArrayRef dims) const;
+};
+/// N(0, σ²) with σ = gain / √fan_in; gain defaults to √2.
+struct KaimingNormal {
+  double gain = 1.4142135623730951;
+  Tensor operator()(at::IntArrayRef dims) const;
+};
+/// N(mean, std²) truncated to the absolute bounds [lo, hi] by inverse-CDF sampling.
+struct TruncatedNormal {
+  double mean = 0.0;
+  double std = 1.0;
+  double lo = -2.0;
+  double hi = 2.0;
+  Tensor operator()(at::IntArrayRef dims) const;
+};
+
+inline constexpr GlorotUniform glorot_uniform{};
+inline constexpr GlorotNormal glorot_normal{};
+inline constexpr KaimingUniform kaiming_uniform{};
+inline constexpr KaimingNormal kaiming_normal{};
+inline constexpr TruncatedNormal truncated_normal{};
+
+Tensor zeros32(at::IntArrayRef dims);
+Tensor ones32(at::IntArrayRef dims);
+Tensor rand32(at::IntArrayRef dims);
+Tensor randn32(at::IntArrayRef dims);
+
+}  // namespace flux
