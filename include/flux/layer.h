@@ -8,6 +8,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <flux/activations.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
@@ -80,9 +81,12 @@ class Layer {
   template <class T>
     requires std::derived_from<T, LayerImpl>
   Layer(const torch::nn::ModuleHolder<T>& holder) : impl_(holder.ptr()) {}
+  /// An activation becomes a layer that prints its name (`relu`, `σ`).
+  Layer(const Activation& f) : Layer(wrap(f, f.name())) {}
   template <class F>
     requires(std::is_invocable_r_v<Tensor, const F&, const Tensor&> &&
              !std::derived_from<std::remove_cvref_t<F>, Layer> &&
+             !std::derived_from<std::remove_cvref_t<F>, Activation> &&
              !requires(const F& f) { f.ptr(); })
   Layer(F f) : Layer(wrap(std::function<Tensor(const Tensor&)>(std::move(f)), "")) {}
 

@@ -29,7 +29,14 @@ class Maxout : public Holder<MaxoutImpl> {
     requires(sizeof...(Ls) >= 1 && (detail::LayerArg<Ls> && ...) &&
              !(sizeof...(Ls) == 1 && (std::same_as<std::remove_cvref_t<Ls>, Maxout> && ...)))
   Maxout(Ls&&... layers) : Holder(make(detail::collect_layers(std::forward<Ls>(layers)...))) {}
-  Maxout(const std::function<Layer()>& make_layer, int n);
+  /// Maxout(make_layer, n). (Holders are excluded first: asking whether one is
+  /// callable with no argument is a hard error inside libtorch.)
+  template <class F>
+    requires(!requires(const F& f) { f.ptr(); }) && std::is_invocable_r_v<Layer, F&>
+  Maxout(F make_layer, int n) : Holder(make(repeat(std::function<Layer()>(std::move(make_layer)), n))) {}
+
+ private:
+  static std::vector<Layer> repeat(const std::function<Layer()>& make_layer, int n);
 };
 
 }  // namespace flux

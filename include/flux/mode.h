@@ -49,20 +49,20 @@ void trainmode(torch::nn::Module& m, Mode mode = true);
 
 template <class T>
 const torch::nn::ModuleHolder<T>& testmode(const torch::nn::ModuleHolder<T>& m, Mode mode = true) {
-  testmode(*m, mode);
+  testmode(*m.ptr(), mode);
   return m;
 }
 template <class T>
 const torch::nn::ModuleHolder<T>& trainmode(const torch::nn::ModuleHolder<T>& m, Mode mode = true) {
-  trainmode(*m, mode);
+  trainmode(*m.ptr(), mode);
   return m;
 }
 inline const Layer& testmode(const Layer& m, Mode mode = true) {
-  testmode(*m, mode);
+  testmode(*m.ptr(), mode);
   return m;
 }
 inline const Layer& trainmode(const Layer& m, Mode mode = true) {
-  trainmode(*m, mode);
+  trainmode(*m.ptr(), mode);
   return m;
 }
 

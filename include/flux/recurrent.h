@@ -126,7 +126,7 @@ Recur GRU(InOut io, RecurrentOptions options = {});
 void reset(torch::nn::Module& m);
 template <class T>
 void reset(const torch::nn::ModuleHolder<T>& m) {
-  reset(*m);
+  reset(*m.ptr());
 }
 inline void reset(const Layer& m) { reset(*m); }
 

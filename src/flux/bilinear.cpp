@@ -1,6 +1,6 @@
 #include <flux/bilinear.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace flux {
 
@@ -31,7 +31,8 @@ Tensor BilinearImpl::forward_multi(const std::vector<Tensor>& xs) {
   if (x.sizes().slice(0, x.dim() - 1) != y.sizes().slice(0, y.dim() - 1)) {
     input_error("inputs with the same batch dimensions as " + shape_string(x), y);
   }
-  return activation(torch::bilinear(x, y, weight, bias.defined() ? bias : Tensor()));
+  auto cast = [&](const Tensor& t) { return t.scalar_type() == weight.scalar_type() ? t : t.to(weight.scalar_type()); };
+  return activation(torch::bilinear(cast(x), cast(y), weight, bias.defined() ? bias : Tensor()));
 }
 
 void BilinearImpl::pretty_print(std::ostream& os) const {

@@ -1,6 +1,6 @@
 #include <flux/connection.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <atomic>
 #include <stdexcept>

@@ -1,6 +1,6 @@
 #include <flux/conv.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <numeric>
 #include <sstream>
@@ -41,7 +41,8 @@ void check_conv_input(const LayerImpl& layer, const Tensor& x, int64_t in, const
   }
 }
 
-Tensor as_float(const Tensor& x, const Tensor& w) { return x.is_floating_point() ? x : x.to(w.dtype()); }
+// Flux converts other element types (Float64, integers) to the weight's.
+Tensor as_float(const Tensor& x, const Tensor& w) { return x.scalar_type() == w.scalar_type() ? x : x.to(w.scalar_type()); }
 
 std::vector<int64_t> symmetric_half(const std::vector<int64_t>& pad2n) {
   std::vector<int64_t> half;

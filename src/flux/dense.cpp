@@ -1,6 +1,6 @@
 #include <flux/dense.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace flux {
 
@@ -41,7 +41,8 @@ Tensor DenseImpl::forward(const Tensor& x) {
   if (x.dim() == 0 || x.size(-1) != weight.size(1)) {
     input_error("input with last dimension " + std::to_string(weight.size(1)), x);
   }
-  Tensor xf = x.is_floating_point() ? x : x.to(weight.dtype());
+  // Flux converts other element types (Float64, integers) to the weight's.
+  Tensor xf = x.scalar_type() == weight.scalar_type() ? x : x.to(weight.scalar_type());
   return activation(torch::linear(xf, weight, bias.defined() ? bias : Tensor()));
 }
 

@@ -1,7 +1,7 @@
 #include <flux/dropout.h>
 #include <flux/padding.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <sstream>
 

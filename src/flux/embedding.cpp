@@ -1,6 +1,6 @@
 #include <flux/embedding.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace flux {
 

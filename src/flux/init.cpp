@@ -1,6 +1,6 @@
 #include <flux/init.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <stdexcept>

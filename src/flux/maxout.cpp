@@ -1,6 +1,6 @@
 #include <flux/maxout.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <stdexcept>
 
@@ -11,11 +11,11 @@ MaxoutImpl::MaxoutImpl(std::vector<Layer> layers) : layers_(std::move(layers)) {
   for (size_t i = 0; i < layers_.size(); ++i) register_module(std::to_string(i), layers_[i].ptr());
 }
 
-Maxout::Maxout(const std::function<Layer()>& make_layer, int n) : Holder(nullptr) {
+std::vector<Layer> Maxout::repeat(const std::function<Layer()>& make_layer, int n) {
   if (n < 1) throw std::invalid_argument("Maxout: needs n >= 1 layers, got " + std::to_string(n));
   std::vector<Layer> layers;
   for (int i = 0; i < n; ++i) layers.push_back(make_layer());
-  *this = Maxout(std::make_shared<MaxoutImpl>(std::move(layers)));
+  return layers;
 }
 
 Tensor MaxoutImpl::forward(const Tensor& x) {

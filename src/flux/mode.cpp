@@ -1,6 +1,6 @@
 #include <flux/mode.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace flux {
 

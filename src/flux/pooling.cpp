@@ -1,6 +1,6 @@
 #include <flux/pooling.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <limits>
 

@@ -1,6 +1,6 @@
 #include <flux/printing.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdio>
 #include <sstream>

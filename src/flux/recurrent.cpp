@@ -1,6 +1,6 @@
 #include <flux/recurrent.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace flux {
 namespace {
@@ -17,7 +17,7 @@ Tensor CellImpl::as_batch(const Tensor& x) const {
   if (x.dim() < 1 || x.dim() > 2 || x.size(-1) != in_features()) {
     input_error("a [" + std::to_string(in_features()) + "] or [batch, " + std::to_string(in_features()) + "] input", x);
   }
-  Tensor xf = x.is_floating_point() ? x : x.to(Wi.dtype());
+  Tensor xf = x.scalar_type() == Wi.scalar_type() ? x : x.to(Wi.scalar_type());
   return x.dim() == 1 ? xf.unsqueeze(0) : xf;
 }
 

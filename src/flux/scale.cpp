@@ -1,6 +1,6 @@
 #include <flux/scale.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace flux {
 

@@ -1,6 +1,6 @@
 #include <flux/upsample.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <sstream>
