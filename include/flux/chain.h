@@ -51,6 +51,7 @@ inline void append_layers(std::vector<Layer>& out, const std::vector<Layer>& man
   out.insert(out.end(), many.begin(), many.end());
 }
 template <class L>
+  requires(!std::same_as<std::remove_cvref_t<L>, std::vector<Layer>>)  // vectors are spliced, above
 void append_layers(std::vector<Layer>& out, L&& one) {
   out.emplace_back(Layer(std::forward<L>(one)));
 }

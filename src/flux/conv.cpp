@@ -81,7 +81,9 @@ ConvImpl::ConvImpl(std::vector<int64_t> kernel, InOut io, Activation act, ConvOp
     throw std::invalid_argument("Conv: groups (" + std::to_string(options.groups) + ") must divide both in (" +
                                 std::to_string(io.in) + ") and out (" + std::to_string(io.out) + ") channels");
   }
-  setup(options, convfilter(kernel, io, options.init, options.groups), options.bias);
+  // convfilter gives Flux's kernel; we store it flipped, as an explicit weight is (CrossCor flips it back).
+  Tensor w = convfilter(kernel, io, options.init, options.groups);
+  setup(options, w.flip(spatial_dims(w)).contiguous(), options.bias);
 }
 
 ConvImpl::ConvImpl(Tensor w, Bias b, Activation act, ConvOptions options) : ConvImpl(true, std::move(w), std::move(b), std::move(act), options) {}
@@ -150,6 +152,8 @@ CrossCorImpl::CrossCorImpl(std::vector<int64_t> kernel, InOut io, Activation act
     : ConvImpl(std::move(kernel), io, std::move(act), options) {
   if (options.groups != 1) throw std::invalid_argument("CrossCor: Flux's CrossCor has no groups");
   flipped_ = false;
+  torch::NoGradGuard no_grad;
+  weight.copy_(weight.flip(spatial_dims(weight)));  // CrossCor uses the initialiser's kernel as it is
 }
 
 CrossCorImpl::CrossCorImpl(Tensor w, Bias b, Activation act, ConvOptions options)
@@ -179,7 +183,8 @@ ConvTransposeImpl::ConvTransposeImpl(std::vector<int64_t> kernel, InOut io, Acti
                                 std::to_string(io.in) + ") and out (" + std::to_string(io.out) + ") channels");
   }
   // Flux builds it as convfilter(k, out => in): [in, out/groups, k...] in torch's layout.
-  setup(options, convfilter(kernel, InOut{io.out, io.in}, options.init, options.groups), options.bias);
+  Tensor w = convfilter(kernel, InOut{io.out, io.in}, options.init, options.groups);
+  setup(options, w.flip(spatial_dims(w)).contiguous(), options.bias);  // stored flipped, as an explicit weight
 }
 
 ConvTransposeImpl::ConvTransposeImpl(Tensor w, Bias b, Activation act, ConvTransposeOptions options)

@@ -11,7 +11,11 @@ ScaleImpl::ScaleImpl(std::vector<int64_t> size, Activation act, ScaleOptions opt
   }
   // Flux's init sees Julia's dimension order.
   std::vector<int64_t> julia(size.rbegin(), size.rend());
-  scale = register_parameter("scale", options.init(julia).reshape(size));
+  // Julia's S[i, j, ...] is torch's scale[..., j, i]: reverse the dimensions, not just the shape.
+  Tensor s = options.init(julia).reshape(julia);
+  std::vector<int64_t> reversed;
+  for (int64_t d = s.dim() - 1; d >= 0; --d) reversed.push_back(d);
+  scale = register_parameter("scale", s.permute(reversed).contiguous());
   if (options.bias) bias = register_parameter("bias", torch::zeros(size));
 }
 
