@@ -1,3 +1,4 @@
+// normalise, BatchNorm, InstanceNorm, GroupNorm and LayerNorm.
 #include "testing.h"
 
 using namespace flux;
@@ -45,6 +46,10 @@ TEST(GroupNorm, WithAGroupPerChannelIsInstanceNorm) {
 }
 
 TEST(Norms, PrintLikeFlux) {
+  EXPECT_EQ(printed(BatchNorm(64)), "BatchNorm(64)       # 128 parameters, plus 128 non-trainable");
+  EXPECT_EQ(printed(InstanceNorm(3, identity, {.affine = true})), "InstanceNorm(3)     # 6 parameters");
+  EXPECT_EQ(InstanceNorm(2, sigmoid)->repr(), "InstanceNorm(2, σ, affine=false)");
+  EXPECT_EQ(GroupNorm(4, 2, identity, {.affine = false})->repr(), "GroupNorm(4, 2, affine=false)");
   EXPECT_EQ(printed(BatchNorm(2, relu)), "BatchNorm(2, relu)  # 4 parameters, plus 4 non-trainable");
   EXPECT_EQ(printed(BatchNorm(3, identity, {.affine = false})), "BatchNorm(3, affine=false)");
   EXPECT_EQ(printed(InstanceNorm(3)), "InstanceNorm(3, affine=false)");
@@ -62,72 +67,127 @@ TEST(Norms, GradientsMatchFiniteDifferences) {
 TEST(Norms, RefuseTheWrongChannelCount) {
   expect_error<std::invalid_argument>([] { BatchNorm(3)(torch::rand({2, 4, 5, 5})); }, {"BatchNorm(3)", "3 channels", "[2, 4, 5, 5]"});
   expect_error<std::invalid_argument>([] { LayerNorm(5)(torch::rand({2, 4})); }, {"LayerNorm(5)", "[2, 4]"});
+  expect_error<std::invalid_argument>([] { GroupNorm(4, 2)(torch::rand({2, 6, 3})); }, {"GroupNorm(4, 2)", "[2, 6, 3]"});
+  expect_error<std::invalid_argument>([] { InstanceNorm(3)(torch::rand({2, 3})); }, {"InstanceNorm(3, affine=false)", "[2, 3]"});
 }
 
-TEST(Mode, AutomaticTrainsOnlyWhenAutogradRecords) {
-  BatchNorm bn(2);
-  Tensor x = torch::randn({8, 2}) * 3 + 1;
-  {
-    torch::NoGradGuard no_grad;
-    bn(x);
-  }
-  EXPECT_TRUE(torch::equal(bn->running_mean, torch::zeros({2})));  // test behaviour
-  bn(x);  // grad mode on and γ requires grad: training
-  EXPECT_FALSE(torch::equal(bn->running_mean, torch::zeros({2})));
+TEST(BatchNorm, SeedExampleChainGivesProbabilities) {
+  Chain m(Dense({28 * 28, 64}), BatchNorm(64, relu), Dense({64, 10}), BatchNorm(10), softmax);
+  torch::NoGradGuard no_grad;
+  Tensor y = m(torch::rand({3, 28 * 28}));
+  EXPECT_EQ(shape(y), (Shape{3, 10}));
+  EXPECT_TRUE(close(y.sum(-1), torch::ones({3})));
 }
 
-TEST(Mode, TestmodeTrainmodeAndTorchFlagsAgree) {
-  Chain m(Dense({4, 4}), BatchNorm(4), Dropout(0.5));
-  testmode(m);
-  EXPECT_FALSE(m->is_training());
-  EXPECT_EQ(m[2]->repr(), "Dropout(0.5, active=false)");
-  Tensor x = torch::ones({3, 4});
-  EXPECT_TRUE(torch::equal(m[2](x), x));
-  trainmode(m);
-  EXPECT_TRUE(m->is_training());
-  EXPECT_EQ(m[1]->repr(), "BatchNorm(4, active=true)");
-  testmode(m, automatic);
-  EXPECT_EQ(m[1]->repr(), "BatchNorm(4)");
-  m->eval();  // torch's eval is testmode
-  EXPECT_EQ(m[2]->repr(), "Dropout(0.5, active=false)");
-  trainmode(m, false);
-  EXPECT_EQ(m[2]->repr(), "Dropout(0.5, active=false)");
+TEST(BatchNorm, TrainingMatchesTorchBatchNorm) {
+  BatchNorm bn(3, identity, {.momentum = 0.3});
+  torch::NoGradGuard no_grad;
+  bn->weight.copy_(torch::tensor({1.0, 2.0, 0.5}));
+  bn->bias.copy_(torch::tensor({0.0, -1.0, 3.0}));
+  trainmode(bn);
+  Tensor x = torch::randn({4, 3, 5});
+  Tensor rm = torch::zeros({3}), rv = torch::ones({3});
+  Tensor expected = torch::batch_norm(x, bn->weight, bn->bias, rm, rv, /*training=*/true, /*momentum=*/0.3, 1e-5, false);
+  EXPECT_TRUE(close(bn(x), expected, 1e-4, 1e-5));
+  EXPECT_TRUE(close(bn->running_mean, rm));
+  EXPECT_TRUE(close(bn->running_var, rv));
+  testmode(bn);
+  Tensor x2 = torch::randn({2, 3, 5});
+  EXPECT_TRUE(close(bn(x2), torch::batch_norm(x2, bn->weight, bn->bias, rm, rv, false, 0.3, 1e-5, false), 1e-4, 1e-5));
 }
 
-TEST(Dropout, DropsTheRequestedFractionAndScales) {
-  torch::manual_seed(0);
-  Tensor x = torch::ones({1000, 100});
-  Tensor y = dropout(x, 0.3);
-  double kept = (y != 0).to(torch::kFloat64).mean().item<double>();
-  EXPECT_NEAR(kept, 0.7, 0.01);
-  EXPECT_NEAR(y.max().item<double>(), 1 / 0.7, 1e-5);
-  EXPECT_TRUE(torch::equal(dropout(x, 0), x));
-  EXPECT_TRUE(torch::equal(dropout(x, 1), torch::zeros_like(x)));
-  expect_error<std::invalid_argument>([&] { dropout(x, 1.5); }, {"[0, 1]", "1.5"});
+TEST(BatchNorm, FeatureMatricesUseDimensionOneAsChannels) {
+  BatchNorm bn(4);
+  trainmode(bn);
+  Tensor x = torch::randn({16, 4}) * 2 + 3;
+  Tensor y = bn(x);
+  EXPECT_TRUE(close(y.mean(0), torch::zeros({4}), 1e-4, 1e-4));
+  EXPECT_TRUE(close(y.var(0, /*unbiased=*/false), torch::ones({4}), 1e-3, 1e-3));
 }
 
-TEST(Dropout, DimsShareOneDecisionAlongTheOtherDimensions) {
-  torch::manual_seed(1);
-  Tensor y = flux::dropout(torch::ones({6, 40, 3, 3}), 0.5, {1});  // qualified: ADL would find at::dropout  // Flux dims=3: one per channel, whole batch
-  Tensor per_channel = y.amax({0, 2, 3});
-  for (int64_t c = 0; c < 40; ++c) {
-    Tensor slice = y.select(1, c);
-    EXPECT_TRUE(torch::all(slice == per_channel[c]).item<bool>());
-  }
-  EXPECT_EQ(Dropout(0.5, {.dims = {1}})->repr(), "Dropout(0.5, dims=1)");
+TEST(BatchNorm, WithoutAffineHasNoParametersButKeepsRunningStats) {
+  BatchNorm bn(3, identity, {.affine = false});
+  EXPECT_EQ(parameter_count(bn), 0);
+  EXPECT_FALSE(bn->weight.defined());
+  EXPECT_EQ(bn->buffers().size(), 2u);
 }
 
-TEST(AlphaDropout, FollowsTheSeluFormula) {
-  torch::manual_seed(2);
-  AlphaDropout d(0.2, true);
-  Tensor x = torch::randn({20000});
-  Tensor y = d(x);
-  const double p = 0.2, a = -1.7580993408473766;
-  const double A = 1 / std::sqrt((1 - p) * (1 + p * a * a)), B = -A * a * p;
-  Tensor kept = torch::isclose(y, A * x + B, 1e-5, 1e-6);
-  Tensor dropped = torch::isclose(y, torch::full_like(y, A * a + B), 1e-5, 1e-6);
-  EXPECT_TRUE(torch::all(kept | dropped).item<bool>());
-  EXPECT_NEAR(dropped.to(torch::kFloat64).mean().item<double>(), p, 0.02);
-  testmode(d);
-  EXPECT_TRUE(torch::equal(d(x), x));
+TEST(BatchNorm, WithoutTrackedStatsTestModeUsesTheBatch) {
+  BatchNorm bn(2, identity, {.track_stats = false});
+  testmode(bn);
+  Tensor x = torch::randn({6, 2}) * 4 + 1;
+  Tensor expected = (x - x.mean(0)) / (x.var(0, false) + 1e-5).sqrt();
+  EXPECT_TRUE(close(bn(x), expected, 1e-4, 1e-5));
+}
+
+TEST(InstanceNorm, MatchesTorchInstanceNorm) {
+  InstanceNorm in(3, identity, {.affine = true});
+  torch::NoGradGuard no_grad;
+  in->weight.copy_(torch::tensor({1.0, -2.0, 0.5}));
+  in->bias.copy_(torch::tensor({0.1, 0.2, 0.3}));
+  Tensor x = torch::randn({2, 3, 4, 4});
+  Tensor expected = torch::instance_norm(x, in->weight, in->bias, {}, {}, true, 0.1, 1e-5, false);
+  EXPECT_TRUE(close(in(x), expected, 1e-4, 1e-5));
+  EXPECT_EQ(parameter_count(InstanceNorm(3)), 0);  // affine=false by default
+}
+
+TEST(InstanceNorm, TrackedStatsAverageTheInstancesStatistics) {
+  InstanceNorm in(2, identity, {.track_stats = true, .momentum = 0.1});
+  trainmode(in);
+  Tensor x = torch::randn({3, 2, 5});
+  in(x);
+  const double m = 5;
+  Tensor mean = x.mean(2).mean(0);
+  Tensor var = x.var(2, /*unbiased=*/false).mean(0) * m / (m - 1);
+  EXPECT_TRUE(close(in->running_mean, 0.1 * mean));
+  EXPECT_TRUE(close(in->running_var, 0.9 + 0.1 * var));
+}
+
+TEST(GroupNorm, MatchesTorchGroupNormWithAffine) {
+  GroupNorm g(6, 3, relu);
+  torch::NoGradGuard no_grad;
+  g->weight.copy_(torch::randn({6}));
+  g->bias.copy_(torch::randn({6}));
+  Tensor x = torch::randn({2, 6, 5});
+  EXPECT_TRUE(close(g(x), torch::relu(torch::group_norm(x, 3, g->weight, g->bias, 1e-5)), 1e-4, 1e-5));
+}
+
+TEST(GroupNorm, WithBatchOneAndAGroupPerChannelIsTrainingBatchNorm) {
+  Tensor x = torch::randn({1, 3, 4, 4});
+  BatchNorm bn(3);
+  trainmode(bn);
+  EXPECT_TRUE(close(GroupNorm(3, 3)(x), bn(x), 1e-4, 1e-5));
+}
+
+TEST(LayerNorm, NormalisesTheTrailingDimensions) {
+  LayerNorm ln(std::vector<int64_t>{2, 3}, identity, {.eps = 1e-3});
+  Tensor x = torch::randn({4, 2, 3}, torch::kFloat64);
+  ln->to(torch::kFloat64);
+  Tensor mu = x.mean({1, 2}, true), sigma = x.var({1, 2}, false, true).sqrt();
+  EXPECT_TRUE(close(ln(x), (x - mu) / (sigma + 1e-3), 1e-10, 1e-10));
+  EXPECT_EQ(printed(LayerNorm(std::vector<int64_t>{2, 3}, relu)), "LayerNorm(2, 3, relu)  # 12 parameters");
+  EXPECT_EQ(printed(LayerNorm(5, identity, {.affine = false})), "LayerNorm(5, affine=false)");
+}
+
+TEST(LayerNorm, AffineIsAnElementwiseScaleAndShift) {
+  LayerNorm ln(3);
+  torch::NoGradGuard no_grad;
+  ln->weight.copy_(torch::tensor({1.0, 2.0, 3.0}));
+  ln->bias.copy_(torch::tensor({0.0, 1.0, -1.0}));
+  Tensor x = torch::tensor({{1.0f, 2.0f, 6.0f}});
+  Tensor n = normalise(x, {.dims = {-1}});
+  EXPECT_TRUE(close(ln(x), n * torch::tensor({1.0f, 2.0f, 3.0f}) + torch::tensor({0.0f, 1.0f, -1.0f})));
+}
+
+TEST(Normalise, DefaultsToTheBatchDimension) {
+  Tensor x = torch::randn({6, 3}, torch::kFloat64);
+  Tensor expected = (x - x.mean(0, true)) / (x.var(0, false, true).sqrt() + 1e-5);
+  EXPECT_TRUE(close(normalise(x), expected, 1e-12, 1e-12));
+}
+
+TEST(Norms, ParameterCounts) {
+  EXPECT_EQ(parameter_count(BatchNorm(64)), 128);
+  EXPECT_EQ(parameter_count(InstanceNorm(8, identity, {.affine = true})), 16);
+  EXPECT_EQ(parameter_count(GroupNorm(8, 4)), 16);
+  EXPECT_EQ(parameter_count(LayerNorm(std::vector<int64_t>{2, 3})), 12);
 }

@@ -1,3 +1,4 @@
+// Flux's printing: one-line forms, counts, container layout and footers.
 #include "testing.h"
 
 using namespace flux;
@@ -69,6 +70,11 @@ TEST(Printing, NumbersAndBytes) {
 }
 
 TEST(ParameterCount, MatchesFluxsNumbers) {
+  EXPECT_EQ(parameter_count(Dense({5, 2})), 12);
+  EXPECT_EQ(parameter_count(Conv({5, 5}, {3, 7}, relu, {.bias = false})), 525);
+  EXPECT_EQ(parameter_count(DepthwiseConv({5, 5}, {3, 6}, relu, {.bias = false})), 150);
+  EXPECT_EQ(parameter_count(BatchNorm(2)), 4);
+  EXPECT_EQ(parameter_count(RNN({3, 5})), 50);
   EXPECT_EQ(parameter_count(Bilinear(InOut{5, 7})), 182);
   EXPECT_EQ(parameter_count(LSTM({3, 5})), 190);
   EXPECT_EQ(parameter_count(GRU({3, 5})), 140);
@@ -78,160 +84,105 @@ TEST(ParameterCount, MatchesFluxsNumbers) {
   EXPECT_EQ(parameter_count(Chain(shared, shared)), 12);  // tied arrays count once
 }
 
-TEST(Dense, ComputesWxPlusB) {
-  Tensor W = torch::tensor({{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}}), b = torch::tensor({0.5, -1.0, 2.0});
-  Dense d(W, b, relu);
-  Tensor y = d(torch::tensor({{1.0, -1.0}}));
-  EXPECT_TRUE(torch::allclose(y, torch::tensor({{0.0, 0.0, 1.0}})));  // relu([-0.5, -2, 1])
-  expect_error<std::invalid_argument>([&] { d(torch::rand({4, 3})); }, {"Dense(2 => 3, relu)", "last dimension 2", "[4, 3]"});
-  expect_error<std::invalid_argument>([] { Dense(torch::ones({2, 5}), torch::ones({3})); }, {"bias of shape [2]"});
+TEST(Printing, ParallelWithUnicodeNamesAlignsByCharacters) {
+  Parallel p(plus, NamedLayers{{"α", Dense({10, 2}, flux::tanh)}, {"β", Dense({5, 2})}});
+  // 4 float32 arrays: 22 + 12 = 34 parameters, 34 · 4 bytes.
+  EXPECT_EQ(printed(p),
+            "Parallel(\n"
+            "  +,\n"
+            "  α = Dense(10 => 2, tanh),             # 22 parameters\n"
+            "  β = Dense(5 => 2),                    # 12 parameters\n"
+            ")                   # Total: 4 arrays, 34 parameters, " + std::to_string(34 * 4) + " bytes.");
+  EXPECT_EQ(p->repr(), "Parallel(+, α = Dense(10 => 2, tanh), β = Dense(5 => 2))");
 }
 
-TEST(Layers, GradientsMatchFiniteDifferences) {
-  expect_layer_gradients(Dense({4, 3}, flux::tanh), torch::randn({2, 4}));
-  expect_layer_gradients(Bilinear(Bilinear2{3, 3, 4}, sigmoid), torch::randn({2, 3}));
-  expect_layer_gradients(Scale(std::vector<int64_t>{3}, swish), torch::randn({2, 3}));
-  expect_layer_gradients(Maxout(Dense({3, 2}), Dense({3, 2})), torch::randn({2, 3}));
-  expect_layer_gradients(RNN({3, 4}).ptr()->cell, torch::randn({2, 3}));
-  expect_layer_gradients(LSTM({3, 4}).ptr()->cell, torch::randn({2, 3}));
-  expect_layer_gradients(GRU({3, 4}).ptr()->cell, torch::randn({2, 3}));
+TEST(Printing, ParallelPrintsTheConnectionFirst) {
+  Parallel p(plus, Dense({10, 2}), Dense({5, 2}));
+  EXPECT_EQ(printed(p),
+            "Parallel(\n"
+            "  +,\n"
+            "  Dense(10 => 2),                       # 22 parameters\n"
+            "  Dense(5 => 2),                        # 12 parameters\n"
+            ")                   # Total: 4 arrays, 34 parameters, 136 bytes.");  // 34 float32s
+  EXPECT_EQ(p->repr(), "Parallel(+, Dense(10 => 2), Dense(5 => 2))");
 }
 
-TEST(Embedding, LooksUpRowsAndChecksRange) {
-  Tensor w = torch::arange(12, torch::kFloat32).reshape({4, 3});
-  Embedding e(w);
-  EXPECT_TRUE(torch::equal(e(torch::tensor({2, 0})), torch::stack({w[2], w[0]})));
-  expect_error<std::out_of_range>([&] { e(torch::tensor({4})); }, {"Embedding(4 => 3)", "[0, 4)"});
+TEST(Printing, NoFooterWithAtMostTwoArrays) {
+  EXPECT_EQ(printed(Chain(Dense({2, 3}))),
+            "Chain(\n"
+            "  Dense(2 => 3),                        # 9 parameters\n"
+            ")");
+  EXPECT_EQ(Chain(Dense({2, 3}))->repr(), "Chain(Dense(2 => 3))");
+  EXPECT_EQ(Chain(NamedLayers{{"lay", Dense({2, 3})}})->repr(), "Chain(lay = Dense(2 => 3))");
 }
 
-TEST(Recurrent, LstmAndGruMatchTorchCells) {
-  torch::manual_seed(3);
-  auto lstm = LSTM({3, 4});
-  auto cell = std::dynamic_pointer_cast<LSTMCellImpl>(lstm->cell);
-  torch::nn::LSTMCell ref(torch::nn::LSTMCellOptions(3, 4));
-  torch::NoGradGuard no_grad;
-  ref->weight_ih.copy_(cell->Wi);
-  ref->weight_hh.copy_(cell->Wh);
-  ref->bias_ih.copy_(cell->b);
-  ref->bias_hh.zero_();
-  Tensor x = torch::randn({2, 3});
-  auto [h, c] = ref(x, std::make_tuple(torch::zeros({2, 4}), torch::zeros({2, 4})));
-  EXPECT_TRUE(torch::allclose(lstm(x), h, 1e-5, 1e-6));
-  EXPECT_TRUE(torch::allclose(lstm->state[1], c, 1e-5, 1e-6));
-
-  auto gru = GRU({3, 4});
-  auto g = std::dynamic_pointer_cast<GRUCellImpl>(gru->cell);
-  torch::nn::GRUCell gref(torch::nn::GRUCellOptions(3, 4));
-  gref->weight_ih.copy_(g->Wi);
-  gref->weight_hh.copy_(g->Wh);
-  gref->bias_ih.copy_(g->b);
-  gref->bias_hh.zero_();  // Flux's single bias sits outside the reset product
-  Tensor h0 = torch::randn({1, 4});
-  g->h0.copy_(h0);
-  reset(gru);
-  EXPECT_TRUE(torch::allclose(gru(x), gref(x, h0.expand({2, 4}).contiguous()), 1e-5, 1e-6));
+TEST(Printing, ContainerOfFunctionsPrintsOnOneLine) {
+  EXPECT_EQ(printed(Chain(relu, softmax)), "Chain(relu, softmax)");
+  EXPECT_EQ(printed(Chain(flatten)), "Chain(Flux.flatten)");
 }
 
-TEST(Recurrent, RunsASequenceAndForgetsBiasStartsAtOne) {
-  auto lstm = LSTM({3, 5});
-  auto cell = std::dynamic_pointer_cast<LSTMCellImpl>(lstm->cell);
-  EXPECT_TRUE(torch::equal(cell->b.slice(0, 5, 10), torch::ones({5})));
-  EXPECT_TRUE(torch::equal(cell->b.slice(0, 0, 5), torch::zeros({5})));
-  EXPECT_EQ(shape(lstm(torch::randn({7, 2, 3}))), (Shape{7, 2, 5}));
-  EXPECT_EQ(shape(lstm->state[0]), (Shape{2, 5}));
+TEST(Printing, LeavesWithoutParametersHaveNoComment) {
+  Chain m(Dense({4, 4}), Dropout(0.5), BatchNorm(4, identity, {.affine = false}), MeanPool({2}), flux::tanh);
+  // 2 trainable arrays (no footer); the BatchNorm's running stats do not add a comment.
+  EXPECT_EQ(printed(m),
+            "Chain(\n"
+            "  Dense(4 => 4),                        # 20 parameters\n"
+            "  Dropout(0.5),\n"
+            "  BatchNorm(4, affine=false),\n"
+            "  MeanPool((2,)),\n"
+            "  tanh,\n"
+            ")");
+  EXPECT_EQ(printed(GlobalMaxPool()), "GlobalMaxPool()");
+  EXPECT_EQ(printed(Upsample(2.0)), "Upsample(:nearest, scale = 2)");
 }
 
-TEST(Parallel, RefusesTheWrongNumberOfInputs) {
-  Parallel p(plus, Dense({2, 2}), Dense({2, 2}));
-  Tensor x = torch::rand({1, 2});
-  expect_error<std::invalid_argument>([&] { p(x, x, x); },
-                                      {"Parallel with 2 sub-layers can take one input or 2 inputs, but got 3 inputs"});
-  EXPECT_TRUE(torch::allclose(p(x), p[0](x) + p[1](x)));
+TEST(Printing, ForcedModesAppearInTheLayer) {
+  EXPECT_EQ(printed(Dropout(0.4, {.active = true})), "Dropout(0.4, active=true)");
+  EXPECT_EQ(printed(Dropout(0.5, {.dims = {1}})), "Dropout(0.5, dims=1)");
+  EXPECT_EQ(printed(BatchNorm(3, identity, {.active = false})), "BatchNorm(3, active=false)  # 6 parameters, plus 6 non-trainable");
 }
 
-TEST(Maxout, TakesTheElementwiseMaximum) {
-  Maxout m([] { return Layer(Dense({3, 2})); }, 3);
-  Tensor x = torch::randn({4, 3});
-  Chain c(m);
-  Tensor expected = torch::maximum(torch::maximum(c[0].as<MaxoutImpl>()->forward(x), x.new_full({4, 2}, -1e9)), x.new_full({4, 2}, -1e9));
-  EXPECT_TRUE(torch::allclose(m(x), expected));
-  EXPECT_EQ(parameter_count(m), 3 * 8);
+TEST(Printing, TwoLineFooterWithNonTrainableState) {
+  Chain m(Dense({3, 4}), BatchNorm(4, relu));
+  // Trainable: 12 + 4 + 4 + 4 = 24 in 4 arrays; non-trainable: 2 arrays of 4. All float32.
+  const int64_t bytes = (24 + 8) * 4;
+  EXPECT_EQ(printed(m),
+            "Chain(\n"
+            "  Dense(3 => 4),                        # 16 parameters\n"
+            "  BatchNorm(4, relu),                   # 8 parameters, plus 8\n"
+            ")         # Total: 4 trainable arrays, 24 parameters,\n"
+            "          # plus 2 non-trainable, 8 parameters, summarysize " + std::to_string(bytes) + " bytes.");
 }
 
-TEST(Activations, MatchTheirFormulas) {
-  Tensor x = torch::linspace(-4, 4, 17, torch::kFloat64);
-  auto near = [](const Tensor& a, const Tensor& b) { return torch::allclose(a, b, 1e-9, 1e-12); };
-  EXPECT_NEAR(gelu(torch::tensor(1.0, torch::kFloat64)).item<double>(), 0.8411919906082768, 1e-12);
-  EXPECT_NEAR(gelu(torch::tensor(-1.0, torch::kFloat64)).item<double>(), -0.15880800939172324, 1e-12);
-  EXPECT_TRUE(near(sigmoid(x), 1 / (1 + torch::exp(-x))));
-  EXPECT_TRUE(near(hardsigmoid(x), torch::clamp((x + 3) / 6, 0, 1)));
-  EXPECT_TRUE(near(relu6(x * 2), torch::clamp(x * 2, 0, 6)));
-  EXPECT_TRUE(near(leakyrelu(x), torch::where(x > 0, x, 0.01 * x)));
-  EXPECT_TRUE(near(leakyrelu(x, 0.2), torch::where(x > 0, x, 0.2 * x)));
-  EXPECT_TRUE(near(elu(x), torch::where(x >= 0, x, torch::exp(x) - 1)));
-  EXPECT_TRUE(near(celu(x, 2.0), torch::where(x >= 0, x, 2 * (torch::exp(x / 2) - 1))));
-  EXPECT_TRUE(near(swish(x), x / (1 + torch::exp(-x))));
-  EXPECT_TRUE(near(hardswish(x), x * torch::clamp((x + 3) / 6, 0, 1)));
-  const double lambda = 1.0507009873554804934193349852946, alpha = 1.6732632423543772848170429916717;
-  EXPECT_TRUE(near(selu(x), lambda * torch::where(x > 0, x, alpha * (torch::exp(x) - 1))));
-  EXPECT_TRUE(near(softplus(x), torch::log(1 + torch::exp(x))));
-  EXPECT_TRUE(near(logsigmoid(x), torch::log(1 / (1 + torch::exp(-x)))));
-  EXPECT_TRUE(near(softsign(x), x / (1 + x.abs())));
-  EXPECT_TRUE(near(mish(x), x * torch::tanh(torch::log(1 + torch::exp(x)))));
-  EXPECT_TRUE(near(tanhshrink(x), x - torch::tanh(x)));
-  EXPECT_TRUE(near(hardtanh(x), torch::clamp(x, -1, 1)));
-  Tensor m = torch::randn({2, 5}, torch::kFloat64);
-  EXPECT_TRUE(near(softmax(m), torch::exp(m) / torch::exp(m).sum(-1, true)));
-  EXPECT_TRUE(near(logsoftmax(m), torch::log(torch::exp(m) / torch::exp(m).sum(-1, true))));
-  EXPECT_EQ(Dense({2, 2}, sigmoid)->repr(), "Dense(2 => 2, σ)");
-  EXPECT_EQ(Chain(relu, softmax)->repr(), "Chain(relu, softmax)");
+TEST(Printing, DoublePrecisionCountsEightBytesPerParameter) {
+  Chain m(Dense({3, 4}), Dense({4, 2}));
+  m->to(torch::kFloat64);
+  const int64_t params = 16 + 10;
+  EXPECT_EQ(printed(m),
+            "Chain(\n"
+            "  Dense(3 => 4),                        # 16 parameters\n"
+            "  Dense(4 => 2),                        # 10 parameters\n"
+            ")                   # Total: 4 arrays, 26 parameters, " + std::to_string(params * 8) + " bytes.");
 }
 
-TEST(Init, FollowsFluxsFanRules) {
-  using Fans = std::pair<int64_t, int64_t>;
-  EXPECT_EQ(nfan(Shape{5, 3}), Fans(3, 5));          // Dense (out, in)
-  EXPECT_EQ(nfan(Shape{3, 3, 4, 8}), Fans(36, 72));  // Conv (k, k, in, out)
-  EXPECT_EQ(nfan(Shape{7}), Fans(1, 7));
-  torch::manual_seed(0);
-  Tensor u = glorot_uniform(Shape{200, 300});
-  double a = std::sqrt(6.0 / 500);
-  EXPECT_LE(u.abs().max().item<double>(), a);
-  EXPECT_NEAR(u.std().item<double>(), a / std::sqrt(3.0), 2e-3);
-  EXPECT_NEAR(glorot_normal(Shape{200, 300}).std().item<double>(), std::sqrt(2.0 / 500), 2e-3);
-  EXPECT_NEAR(kaiming_normal(Shape{200, 300}).std().item<double>(), std::sqrt(2.0 / 300), 2e-3);
-  EXPECT_NEAR(kaiming_uniform(Shape{200, 300}).abs().max().item<double>(), std::sqrt(2.0) * std::sqrt(3.0 / 300), 1e-3);
-  Tensor t = TruncatedNormal{.mean = 0, .std = 1, .lo = -0.5, .hi = 1}(Shape{10000});
-  EXPECT_GE(t.min().item<double>(), -0.5);
-  EXPECT_LE(t.max().item<double>(), 1.0);
-  EXPECT_TRUE(torch::equal(zeros32(Shape{2}), torch::zeros({2})));
-  EXPECT_EQ(ones32(Shape{2}).dtype(), torch::kFloat32);
-  EXPECT_EQ(shape(Conv({3, 2}, {4, 8}, identity, {.init = kaiming_normal})->weight), (Shape{8, 4, 3, 2}));
+TEST(Printing, SuffixMarksNaNAndInf) {
+  EXPECT_EQ(printed(Dense(torch::full({2, 2}, std::numeric_limits<double>::quiet_NaN()))), "Dense(2 => 2)       # 6 parameters  (some NaN)");
+  EXPECT_EQ(printed(Dense(torch::full({2, 2}, std::numeric_limits<double>::infinity()))), "Dense(2 => 2)       # 6 parameters  (some Inf)");
 }
 
-TEST(Pooling, MeanPoolCountsPaddingAndAdaptiveUsesFluxWindows) {
-  Tensor x = torch::ones({1, 1, 3});
-  Tensor y = MeanPool({3}, {.pad = 1, .stride = Dims{1}})(x);
-  EXPECT_TRUE(torch::allclose(y, torch::tensor({2.0 / 3, 1.0, 2.0 / 3}).view({1, 1, 3})));
-  Tensor v = torch::tensor({1.0, 5.0, 2.0, 4.0, 3.0}).view({1, 1, 5});
-  // I = 5, out = 3: stride 1, window 3 -> [0,3), [1,4), [2,5)
-  EXPECT_TRUE(torch::allclose(AdaptiveMaxPool({3})(v), torch::tensor({5.0, 5.0, 4.0}).view({1, 1, 3})));
-  expect_error<std::invalid_argument>([] { MaxPool({5, 5})(torch::rand({1, 1, 3, 3})); }, {"MaxPool((5, 5))", "[1, 1, 3, 3]"});
-  Tensor m = torch::randn({1, 2, 6, 6});
-  EXPECT_TRUE(torch::allclose(MaxPool({3, 3}, {.pad = 1, .stride = Dims{2}})(m), torch::max_pool2d(m, {3, 3}, {2, 2}, {1, 1})));
+TEST(Printing, LongLinesKeepTwoSpacesBeforeTheComment) {
+  Chain m(Conv({3, 3}, {16, 32}, relu, {.stride = 2, .pad = 1, .dilation = 2, .bias = false}), Dense({4, 4}));
+  EXPECT_EQ(printed(m),
+            "Chain(\n"
+            "  Conv((3, 3), 16 => 32, relu, pad=1, stride=2, dilation=2, bias=false),  # 4_608 parameters\n"
+            "  Dense(4 => 4),                        # 20 parameters\n"
+            ")                   # Total: 3 arrays, 4_628 parameters, " + format_bytes(4628 * 4) + ".");
+  EXPECT_EQ(format_bytes(4628 * 4), "18.078 KiB");
 }
 
-TEST(PixelShuffle, IsTorchsPixelShuffle) {
-  Tensor x = torch::randn({2, 8, 3, 3});
-  EXPECT_TRUE(torch::equal(PixelShuffle(2)(x), torch::pixel_shuffle(x, 2)));
-  EXPECT_EQ(shape(PixelShuffle(2)(torch::randn({1, 8, 3}))), (Shape{1, 4, 6}));
-  EXPECT_EQ(shape(PixelShuffle(2)(torch::randn({1, 16, 2, 2, 2}))), (Shape{1, 2, 4, 4, 4}));
-}
-
-TEST(Upsample, BilinearAlignsCorners) {
-  Tensor x = torch::tensor({0.0, 1.0}).view({1, 1, 1, 2});
-  Tensor y = Upsample(UpsampleMode::bilinear, {.size = Shape{1, 3}})(x);
-  EXPECT_TRUE(torch::allclose(y, torch::tensor({0.0, 0.5, 1.0}).view({1, 1, 1, 3})));
-  Tensor n = Upsample(2.0)(torch::tensor({1.0, 2.0}).view({1, 1, 2}));
-  EXPECT_TRUE(torch::equal(n, torch::tensor({1.0, 1.0, 2.0, 2.0}).view({1, 1, 4})));
-  expect_error<std::invalid_argument>([] { Upsample(UpsampleMode::nearest, {}); }, {"exactly one of scale and size"});
+TEST(ParameterCount, LayersWithoutParametersCountZero) {
+  EXPECT_EQ(parameter_count(MaxPool({2, 2})), 0);
+  EXPECT_EQ(parameter_count(Dropout(0.5)), 0);
+  EXPECT_EQ(parameter_count(Chain(relu, flatten)), 0);
+  EXPECT_EQ(parameter_count(BatchNorm(3, identity, {.affine = false})), 0);
 }
