@@ -71,6 +71,7 @@ class ConvImpl : public LayerImpl {
 
  protected:
   ConvImpl(bool flipped, Tensor weight, Bias bias, Activation activation, const ConvOptions& options);
+  ConvImpl(bool flipped, std::vector<int64_t> kernel, InOut io, Activation activation, const ConvOptions& options);
   virtual const char* type_name() const { return "Conv"; }
   bool flipped_ = true;  // a true convolution: the stored kernel is Flux's, flipped
 

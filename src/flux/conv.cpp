@@ -71,7 +71,10 @@ Tensor depthwiseconvfilter(const std::vector<int64_t>& kernel, InOut io, const I
 // ---- Conv / CrossCor ---------------------------------------------------------
 
 ConvImpl::ConvImpl(std::vector<int64_t> kernel, InOut io, Activation act, ConvOptions options)
-    : activation(std::move(act)) {
+    : ConvImpl(true, std::move(kernel), io, std::move(act), options) {}
+
+ConvImpl::ConvImpl(bool flipped, std::vector<int64_t> kernel, InOut io, Activation act, const ConvOptions& options)
+    : activation(std::move(act)), flipped_(flipped) {
   if (kernel.empty() || kernel.size() > 3) {
     throw std::invalid_argument("Conv: expected a kernel of 1 to 3 dimensions, got " + std::to_string(kernel.size()));
   }
@@ -81,9 +84,9 @@ ConvImpl::ConvImpl(std::vector<int64_t> kernel, InOut io, Activation act, ConvOp
     throw std::invalid_argument("Conv: groups (" + std::to_string(options.groups) + ") must divide both in (" +
                                 std::to_string(io.in) + ") and out (" + std::to_string(io.out) + ") channels");
   }
-  // convfilter gives Flux's kernel; we store it flipped, as an explicit weight is (CrossCor flips it back).
+  // convfilter gives Flux's kernel, stored as an explicit weight would be: flipped for a true convolution.
   Tensor w = convfilter(kernel, io, options.init, options.groups);
-  setup(options, w.flip(spatial_dims(w)).contiguous(), options.bias);
+  setup(options, flipped ? w.flip(spatial_dims(w)).contiguous() : w, options.bias);
 }
 
 ConvImpl::ConvImpl(Tensor w, Bias b, Activation act, ConvOptions options) : ConvImpl(true, std::move(w), std::move(b), std::move(act), options) {}
@@ -149,11 +152,8 @@ void ConvImpl::pretty_print(std::ostream& os) const {
 }
 
 CrossCorImpl::CrossCorImpl(std::vector<int64_t> kernel, InOut io, Activation act, ConvOptions options)
-    : ConvImpl(std::move(kernel), io, std::move(act), options) {
+    : ConvImpl(false, std::move(kernel), io, std::move(act), options) {
   if (options.groups != 1) throw std::invalid_argument("CrossCor: Flux's CrossCor has no groups");
-  flipped_ = false;
-  torch::NoGradGuard no_grad;
-  weight.copy_(weight.flip(spatial_dims(weight)));  // CrossCor uses the initialiser's kernel as it is
 }
 
 CrossCorImpl::CrossCorImpl(Tensor w, Bias b, Activation act, ConvOptions options)
