@@ -29,6 +29,8 @@ std::string repr(const LayerImpl& m);
 
 /// `1_607_680`: Flux's digit grouping.
 std::string format_count(int64_t n);
+/// `0.1`, `1.0`, `1.0e-5`: a Float64 as Julia prints it (shortest round trip).
+std::string float_string(double x);
 /// `344 bytes`, `1.023 KiB`, `6.211 MiB`: Julia's Base.format_bytes.
 std::string format_bytes(int64_t n);
 

@@ -1,5 +1,6 @@
 #include <flux/dropout.h>
 #include <flux/padding.h>
+#include <flux/printing.h>
 
 #include <torch/types.h>
 
@@ -46,7 +47,7 @@ DropoutImpl::DropoutImpl(double prob, DropoutOptions options) : p(prob), dims(st
 Tensor DropoutImpl::forward(const Tensor& x) { return is_active(x) ? dropout(x, p, dims) : x; }
 
 void DropoutImpl::pretty_print(std::ostream& os) const {
-  os << "Dropout(" << p;
+  os << "Dropout(" << float_string(p);
   if (dims.size() == 1) os << ", dims=" << dims[0];
   else if (!dims.empty()) os << ", dims=" << tuple_string(dims);
   print_active(os);
@@ -69,6 +70,6 @@ Tensor AlphaDropoutImpl::forward(const Tensor& x) {
   return torch::where(keep, A * x + B, torch::full_like(x, A * alpha1 + B));
 }
 
-void AlphaDropoutImpl::pretty_print(std::ostream& os) const { os << "AlphaDropout(" << p << ')'; }
+void AlphaDropoutImpl::pretty_print(std::ostream& os) const { os << "AlphaDropout(" << float_string(p) << ')'; }
 
 }  // namespace flux

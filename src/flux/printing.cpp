@@ -2,6 +2,8 @@
 
 #include <torch/types.h>
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <unordered_set>
@@ -143,6 +145,31 @@ void show(std::ostream& os, const LayerImpl& m) {
          << " parameters, summarysize " << format_bytes(t.bytes) << '.';
     }
   }
+}
+
+std::string float_string(double x) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "Inf" : "-Inf";
+  if (x == 0) return std::signbit(x) ? "-0.0" : "0.0";
+  // Shortest round-trip digits, then Julia's layout: plain between 1e-4 and 1e6.
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, std::abs(x), std::chars_format::scientific);
+  std::string sci(buf, res.ptr);
+  const size_t e = sci.find('e');
+  std::string digits = sci.substr(0, e);
+  digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
+  const int exp10 = std::stoi(sci.substr(e + 1));
+  std::string out = x < 0 ? "-" : "";
+  if (exp10 < -4 || exp10 >= 6) {
+    out += digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0") + "e" + std::to_string(exp10);
+  } else if (exp10 < 0) {
+    out += "0." + std::string(static_cast<size_t>(-exp10 - 1), '0') + digits;
+  } else {
+    const auto int_len = static_cast<size_t>(exp10 + 1);
+    if (digits.size() <= int_len) out += digits + std::string(int_len - digits.size(), '0') + ".0";
+    else out += digits.substr(0, int_len) + "." + digits.substr(int_len);
+  }
+  return out;
 }
 
 std::string format_count(int64_t n) {
