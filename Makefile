@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test parity demo install clean
+.PHONY: all deps configure build test parity demo bench install clean
 
 all: build
 
@@ -25,6 +25,10 @@ test: build
 
 demo: build
 	$(BUILD_DIR)/metalhead_demo
+
+# Forward throughput against torchvision on this machine (not part of the tests).
+bench: build
+	bench/run $(BUILD_DIR)
 
 install: build
 	cmake --install $(BUILD_DIR)

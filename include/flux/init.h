@@ -57,6 +57,24 @@ inline constexpr KaimingUniform kaiming_uniform{};
 inline constexpr KaimingNormal kaiming_normal{};
 inline constexpr TruncatedNormal truncated_normal{};
 
+/// While a SkipInit is alive (on this thread), the random initialisers return
+/// uninitialised memory instead of drawing: for models whose weights are loaded
+/// next, or only inspected (parameter counts), where drawing millions of numbers
+/// would dominate. zeros32 and ones32 still fill.
+///   { flux::SkipInit skip; auto m = metalhead::create_model("vgg16"); load_weights(m, file); }
+class SkipInit {
+ public:
+  SkipInit();
+  ~SkipInit();
+  SkipInit(const SkipInit&) = delete;
+  SkipInit& operator=(const SkipInit&) = delete;
+
+ private:
+  bool previous_;
+};
+/// Whether a SkipInit is alive on this thread.
+bool skipping_init();
+
 Tensor zeros32(at::IntArrayRef dims);
 Tensor ones32(at::IntArrayRef dims);
 Tensor rand32(at::IntArrayRef dims);

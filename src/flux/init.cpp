@@ -22,29 +22,36 @@ std::pair<int64_t, int64_t> nfan(at::IntArrayRef dims) {
 
 namespace {
 at::TensorOptions f32() { return torch::TensorOptions().dtype(torch::kFloat32); }
+
+thread_local bool skip_init = false;
 }  // namespace
 
 Tensor GlorotUniform::operator()(at::IntArrayRef dims) const {
+  if (skip_init) return torch::empty(dims, f32());
   auto [in, out] = nfan(dims);
   double a = gain * std::sqrt(6.0 / static_cast<double>(in + out));
   return torch::empty(dims, f32()).uniform_(-a, a);
 }
 
 Tensor GlorotNormal::operator()(at::IntArrayRef dims) const {
+  if (skip_init) return torch::empty(dims, f32());
   auto [in, out] = nfan(dims);
   return torch::randn(dims, f32()) * (gain * std::sqrt(2.0 / static_cast<double>(in + out)));
 }
 
 Tensor KaimingUniform::operator()(at::IntArrayRef dims) const {
+  if (skip_init) return torch::empty(dims, f32());
   double b = gain * std::sqrt(3.0 / static_cast<double>(nfan(dims).first));
   return torch::empty(dims, f32()).uniform_(-b, b);
 }
 
 Tensor KaimingNormal::operator()(at::IntArrayRef dims) const {
+  if (skip_init) return torch::empty(dims, f32());
   return torch::randn(dims, f32()) * (gain / std::sqrt(static_cast<double>(nfan(dims).first)));
 }
 
 Tensor TruncatedNormal::operator()(at::IntArrayRef dims) const {
+  if (skip_init) return torch::empty(dims, f32());
   if (!(lo < hi)) throw std::invalid_argument("truncated_normal: lo must be below hi");
   // Inverse-CDF sampling between the normal CDF values of the bounds.
   auto cdf = [&](double v) { return 0.5 * (1 + std::erf((v - mean) / (std * std::sqrt(2.0)))); };
@@ -56,7 +63,11 @@ Tensor TruncatedNormal::operator()(at::IntArrayRef dims) const {
 
 Tensor zeros32(at::IntArrayRef dims) { return torch::zeros(dims, f32()); }
 Tensor ones32(at::IntArrayRef dims) { return torch::ones(dims, f32()); }
-Tensor rand32(at::IntArrayRef dims) { return torch::rand(dims, f32()); }
-Tensor randn32(at::IntArrayRef dims) { return torch::randn(dims, f32()); }
+Tensor rand32(at::IntArrayRef dims) { return skip_init ? torch::empty(dims, f32()) : torch::rand(dims, f32()); }
+Tensor randn32(at::IntArrayRef dims) { return skip_init ? torch::empty(dims, f32()) : torch::randn(dims, f32()); }
+
+SkipInit::SkipInit() : previous_(skip_init) { skip_init = true; }
+SkipInit::~SkipInit() { skip_init = previous_; }
+bool skipping_init() { return skip_init; }
 
 }  // namespace flux

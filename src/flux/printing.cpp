@@ -110,7 +110,15 @@ void show_children(std::ostream& os, const LayerImpl& m, int indent) {
 
 }  // namespace
 
-int64_t parameter_count(const torch::nn::Module& m) { return tally(m).params; }
+int64_t parameter_count(const torch::nn::Module& m) {
+  // Only the sizes: tally() also scans every value for the printing's NaN/zero markers.
+  std::unordered_set<const void*> seen;
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) {
+    if (seen.insert(p.unsafeGetTensorImpl()).second) n += p.numel();
+  }
+  return n;
+}
 
 std::string repr(const LayerImpl& m) {
   std::ostringstream os;

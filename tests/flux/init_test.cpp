@@ -108,3 +108,25 @@ TEST(Init, TruncatedNormalUsesAbsoluteBounds) {
   EXPECT_NEAR(t.mean().item<double>(), 5.0, 0.05);  // nearly uniform on [4, 6]
   expect_error<std::invalid_argument>([] { TruncatedNormal{.lo = 1, .hi = 0}(Shape{2}); }, {"lo must be below hi"});
 }
+
+TEST(SkipInit, SkipsTheDrawsButKeepsTheShapes) {
+  EXPECT_FALSE(skipping_init());
+  {
+    SkipInit outer;
+    EXPECT_TRUE(skipping_init());
+    {
+      SkipInit inner;
+      EXPECT_TRUE(skipping_init());
+    }
+    EXPECT_TRUE(skipping_init());  // restored to the outer state, not switched off
+    Dense d({300, 200});
+    EXPECT_EQ(shape(d->weight), (Shape{200, 300}));
+    EXPECT_TRUE(torch::equal(d->bias, torch::zeros({200})));  // zeros still fill
+    EXPECT_TRUE(torch::equal(ones32({2}), torch::ones({2})));
+  }
+  EXPECT_FALSE(skipping_init());
+  // Outside, the draws are real: a glorot_uniform matrix stays within its bound.
+  Tensor w = glorot_uniform({300, 200});
+  EXPECT_LE(w.abs().max().item<double>(), std::sqrt(6.0 / 500) + 1e-7);
+  EXPECT_GT(w.abs().max().item<double>(), 0.5 * std::sqrt(6.0 / 500));
+}

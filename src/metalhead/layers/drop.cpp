@@ -114,7 +114,9 @@ std::vector<double> linear_scheduler(double drop_prob, int64_t depth, double sta
   std::vector<double> out;
   out.reserve(static_cast<size_t>(depth));
   for (int64_t i = 0; i < depth; ++i) {
-    out.push_back(start_value + (drop_prob - start_value) * static_cast<double>(i) / static_cast<double>(depth));
+    // Julia's LinRange element: (1 - t)·start + t·stop.
+    const double t = static_cast<double>(i) / static_cast<double>(depth);
+    out.push_back((1 - t) * start_value + t * drop_prob);
   }
   return out;
 }

@@ -1,0 +1,17 @@
+// metalhead.h — the whole public API: flux layers, Metalhead's Layers module, the
+// model zoo and its registry.
+#pragma once
+
+#include <flux/flux.h>
+#include <metalhead/layers.h>
+#include <metalhead/model.h>
+#include <metalhead/models/alexnet.h>
+#include <metalhead/models/densenet.h>
+#include <metalhead/models/googlenet.h>
+#include <metalhead/models/inceptionv3.h>
+#include <metalhead/models/inceptionv4.h>
+#include <metalhead/models/resnet.h>
+#include <metalhead/models/squeezenet.h>
+#include <metalhead/models/vgg.h>
+#include <metalhead/models/xception.h>
+#include <metalhead/registry.h>

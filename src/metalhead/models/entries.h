@@ -1,0 +1,18 @@
+// entries.h — each family's registry entries (internal): the registry lists them
+// explicitly, so no entry depends on static initialisation in a static library.
+#pragma once
+
+#include <metalhead/registry.h>
+
+#include <vector>
+
+namespace metalhead::detail {
+
+std::vector<ModelInfo> resnet_entries();
+std::vector<ModelInfo> vgg_entries();
+std::vector<ModelInfo> alexnet_entries();
+std::vector<ModelInfo> squeezenet_entries();
+std::vector<ModelInfo> densenet_entries();
+std::vector<ModelInfo> inception_entries();
+
+}  // namespace metalhead::detail

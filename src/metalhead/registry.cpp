@@ -1,0 +1,59 @@
+#include <metalhead/registry.h>
+
+#include "models/entries.h"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+
+namespace metalhead {
+
+const std::vector<ModelInfo>& registered_models() {
+  static const std::vector<ModelInfo> all = [] {
+    std::vector<ModelInfo> out;
+    for (auto entries : {detail::resnet_entries, detail::vgg_entries, detail::alexnet_entries,
+                         detail::squeezenet_entries, detail::densenet_entries, detail::inception_entries}) {
+      auto more = entries();
+      out.insert(out.end(), more.begin(), more.end());
+    }
+    return out;
+  }();
+  return all;
+}
+
+const ModelInfo& model_info(std::string_view name) {
+  for (const auto& info : registered_models()) {
+    if (info.name == name) return info;
+    if (std::find(info.aliases.begin(), info.aliases.end(), name) != info.aliases.end()) return info;
+  }
+  // Suggest names sharing the longest prefix.
+  std::ostringstream os;
+  os << "create_model: unknown model '" << name << "'";
+  std::vector<std::string> close;
+  for (size_t n = std::min<size_t>(name.size(), 5); n >= 3 && close.empty(); --n) {
+    for (const auto& info : registered_models()) {
+      if (info.name.compare(0, n, name.substr(0, n)) == 0) close.push_back(info.name);
+    }
+  }
+  if (!close.empty()) {
+    os << "; did you mean ";
+    for (size_t i = 0; i < close.size() && i < 8; ++i) os << (i ? ", " : "") << close[i];
+    os << '?';
+  } else {
+    os << "; see list_models()";
+  }
+  throw std::invalid_argument(os.str());
+}
+
+Model create_model(std::string_view name, const ModelOptions& options) { return model_info(name).build(options); }
+
+std::vector<std::string> list_models(std::string_view filter) {
+  std::vector<std::string> names;
+  for (const auto& info : registered_models()) {
+    if (info.name.find(filter) != std::string::npos) names.push_back(info.name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace metalhead

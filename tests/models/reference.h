@@ -1,0 +1,25 @@
+// Reference parameter counts from tests/data/reference_counts.json (torchvision 0.14,
+// timm, and Metalhead configurations built from their classes; see tests/data/README.md).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+inline const nlohmann::json& reference_counts() {
+  static const nlohmann::json data = [] {
+    std::ifstream in(METALHEAD_TEST_DATA "/reference_counts.json");
+    if (!in) throw std::runtime_error("cannot open " METALHEAD_TEST_DATA "/reference_counts.json");
+    return nlohmann::json::parse(in);
+  }();
+  return data;
+}
+
+/// The reference parameter count of `key` in `section` (torchvision, timm, metalhead).
+inline int64_t reference_params(const std::string& section, const std::string& key) {
+  const auto& s = reference_counts().at(section);
+  if (!s.contains(key)) throw std::runtime_error("no reference count for " + section + "/" + key);
+  return s.at(key).at("params").get<int64_t>();
+}
