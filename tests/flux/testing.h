@@ -35,6 +35,15 @@ std::string printed(const M& m) {
   return os.str();
 }
 
+using Strings = std::vector<std::string>;
+
+/// The one-line form of each layer of a Chain.
+inline Strings reprs(const flux::Chain& c) {
+  Strings out;
+  for (const auto& l : c) out.push_back(l->repr());
+  return out;
+}
+
 /// Same shape and values within a tolerance, with a readable failure.
 inline ::testing::AssertionResult close(const torch::Tensor& a, const torch::Tensor& b, double rtol = 1e-5,
                                         double atol = 1e-6) {

@@ -6,18 +6,6 @@
 using namespace flux;
 namespace ml = metalhead::layers;
 
-namespace {
-
-std::vector<std::string> reprs(const Chain& c) {
-  std::vector<std::string> out;
-  for (const auto& l : c) out.push_back(l->repr());
-  return out;
-}
-
-using Strings = std::vector<std::string>;
-
-}  // namespace
-
 TEST(CreateClassifier, DefaultPoolsFlattensAndProjects) {
   Chain head = ml::create_classifier(512, 10);
   EXPECT_EQ(reprs(head), (Strings{"AdaptiveMeanPool((1, 1))", "Flux.flatten", "Dense(512 => 10)"}));

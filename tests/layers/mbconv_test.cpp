@@ -6,15 +6,6 @@
 using namespace flux;
 namespace ml = metalhead::layers;
 
-namespace {
-std::vector<std::string> reprs(const Chain& c) {
-  std::vector<std::string> out;
-  for (const auto& l : c) out.push_back(l->repr());
-  return out;
-}
-using Strings = std::vector<std::string>;
-}  // namespace
-
 TEST(MBConv, ExpandDepthwiseProject) {
   Chain b = ml::mbconv({3, 3}, 16, 64, 24, relu6, {.stride = 2});
   EXPECT_EQ(reprs(b), (Strings{"Conv((1, 1), 16 => 64, bias=false)", "BatchNorm(64, relu6)",

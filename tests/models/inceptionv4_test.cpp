@@ -54,8 +54,10 @@ TEST(Inceptionv4, ResidualBlocksScaleTheBranch) {
 }
 
 TEST(Inceptionv4, DefaultSizeOnce) {
-  mh::Model m = mh::create_model("inception_resnet_v2");
-  testmode(m);
-  torch::InferenceMode guard;
-  EXPECT_EQ(shape(mh::backbone(m)(torch::randn({1, 3, 299, 299}))), (Shape{1, 1536, 8, 8}));
+  for (const char* name : {"inception_v4", "inception_resnet_v2"}) {
+    mh::Model m = mh::create_model(name);
+    testmode(m);
+    torch::InferenceMode guard;
+    EXPECT_EQ(shape(mh::backbone(m)(torch::randn({1, 3, 299, 299}))), (Shape{1, 1536, 8, 8})) << name;
+  }
 }

@@ -1,4 +1,8 @@
 // squeezenet.h — SqueezeNet (Metalhead's is v1.1; torchvision also has v1.0).
+//
+// Both round the max pools' output sizes up as torchvision does (ceil_mode); Metalhead's
+// Flux pools round down, which gives the same sizes at 224×224 and one pixel less on
+// some other sizes.
 #pragma once
 
 #include <flux/chain.h>

@@ -33,16 +33,13 @@ const std::map<int64_t, Config> kResNetConfigs = {
     {152, {BlockType::bottleneck, {3, 8, 36, 3}}},
 };
 
-const Config& config(const std::string& who, int64_t depth, bool large_only) {
-  auto it = kResNetConfigs.find(depth);
-  if (it == kResNetConfigs.end() || (large_only && depth < 50)) {
-    std::vector<std::string> allowed;
-    for (const auto& [d, c] : kResNetConfigs) {
-      if (!large_only || d >= 50) allowed.push_back(std::to_string(d));
-    }
-    detail::bad_config(who, "depth " + std::to_string(depth), allowed);
+const Config& config(const std::string& who, int64_t depth, const std::vector<int64_t>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), depth) == allowed.end()) {
+    std::vector<std::string> names;
+    for (int64_t d : allowed) names.push_back(std::to_string(d));
+    detail::bad_config(who, "depth " + std::to_string(depth), names);
   }
-  return it->second;
+  return kResNetConfigs.at(depth);
 }
 
 void append(std::vector<flux::Layer>& layers, const std::vector<flux::Layer>& more) {
@@ -352,70 +349,50 @@ flux::Chain resnet(BlockType block_type, const std::vector<int64_t>& block_repea
                       classifier_fn, nfeatures);
 }
 
-ResNet::ResNet(int64_t depth, const ModelOptions& options)
-    : Model([&] {
-        const auto& c = config("ResNet", depth, false);
-        detail::check_pretrain("ResNet", options);
-        return Model("ResNet", resnet(c.block, c.repeats, {.inchannels = options.inchannels, .nclasses = options.nclasses}),
-                        options.inchannels);
-      }()) {}
-
-WideResNet::WideResNet(int64_t depth, const ModelOptions& options)
-    : Model([&] {
-        const auto& c = config("WideResNet", depth, true);
-        if (depth == 152) detail::bad_config("WideResNet", "depth 152", {"50", "101"});
-        detail::check_pretrain("WideResNet", options);
-        return Model("WideResNet",
-                        resnet(c.block, c.repeats,
-                               {.base_width = 128, .inchannels = options.inchannels, .nclasses = options.nclasses}),
-                        options.inchannels);
-      }()) {}
-
-ResNeXt::ResNeXt(int64_t depth, const ResNeXtOptions& options)
-    : Model([&] {
-        const auto& c = config("ResNeXt", depth, true);
-        detail::check_pretrain("ResNeXt", {.pretrain = options.pretrain});
-        return Model("ResNeXt",
-                        resnet(c.block, c.repeats,
-                               {.cardinality = options.cardinality, .base_width = options.base_width,
-                                .inchannels = options.inchannels, .nclasses = options.nclasses}),
-                        options.inchannels);
-      }()) {}
-
 namespace {
+
+const std::vector<int64_t> kAllDepths = {18, 34, 50, 101, 152};
+const std::vector<int64_t> kLargeDepths = {50, 101, 152};
+
+// A high-level type: its depth looked up in the table, the pretrain check, `resnet`.
+Model resnet_model(const std::string& name, int64_t depth, const std::vector<int64_t>& allowed, bool pretrain,
+                   const ResNetOptions& options, std::optional<BlockType> block = std::nullopt) {
+  const auto& c = config(name, depth, allowed);
+  detail::check_pretrain(name, {.pretrain = pretrain});
+  return Model(name, resnet(block.value_or(c.block), c.repeats, options), options.inchannels);
+}
+
 flux::Layer se(int64_t planes) { return layers::squeeze_excite(planes); }
+
 }  // namespace
 
-SEResNet::SEResNet(int64_t depth, const ModelOptions& options)
-    : Model([&] {
-        const auto& c = config("SEResNet", depth, false);
-        detail::check_pretrain("SEResNet", options);
-        return Model("SEResNet",
-                        resnet(c.block, c.repeats,
-                               {.attn_fn = se, .inchannels = options.inchannels, .nclasses = options.nclasses}),
-                        options.inchannels);
-      }()) {}
+ResNet::ResNet(int64_t depth, const ModelOptions& o)
+    : Model(resnet_model("ResNet", depth, kAllDepths, o.pretrain, {.inchannels = o.inchannels, .nclasses = o.nclasses})) {}
 
-SEResNeXt::SEResNeXt(int64_t depth, const ResNeXtOptions& options)
-    : Model([&] {
-        const auto& c = config("SEResNeXt", depth, true);
-        detail::check_pretrain("SEResNeXt", {.pretrain = options.pretrain});
-        return Model("SEResNeXt",
-                        resnet(c.block, c.repeats,
-                               {.cardinality = options.cardinality, .base_width = options.base_width, .attn_fn = se,
-                                .inchannels = options.inchannels, .nclasses = options.nclasses}),
-                        options.inchannels);
-      }()) {}
+WideResNet::WideResNet(int64_t depth, const ModelOptions& o)
+    : Model(resnet_model("WideResNet", depth, {50, 101}, o.pretrain,
+                         {.base_width = 128, .inchannels = o.inchannels, .nclasses = o.nclasses})) {}
+
+ResNeXt::ResNeXt(int64_t depth, const ResNeXtOptions& o)
+    : Model(resnet_model("ResNeXt", depth, kLargeDepths, o.pretrain,
+                         {.cardinality = o.cardinality, .base_width = o.base_width, .inchannels = o.inchannels,
+                          .nclasses = o.nclasses})) {}
+
+SEResNet::SEResNet(int64_t depth, const ModelOptions& o)
+    : Model(resnet_model("SEResNet", depth, kAllDepths, o.pretrain,
+                         {.attn_fn = se, .inchannels = o.inchannels, .nclasses = o.nclasses})) {}
+
+SEResNeXt::SEResNeXt(int64_t depth, const ResNeXtOptions& o)
+    : Model(resnet_model("SEResNeXt", depth, kLargeDepths, o.pretrain,
+                         {.cardinality = o.cardinality, .base_width = o.base_width, .attn_fn = se,
+                          .inchannels = o.inchannels, .nclasses = o.nclasses})) {}
 
 namespace {
-Model res2net_model(const std::string& name, int64_t depth, const Res2NetOptions& options) {
-  const auto& c = config(name, depth, true);
-  detail::check_pretrain(name, {.pretrain = options.pretrain});
-  return Model(name,
-                  resnet(BlockType::bottle2neck, c.repeats,
-                         {.cardinality = options.cardinality, .base_width = options.base_width, .scale = options.scale,
-                          .inchannels = options.inchannels, .nclasses = options.nclasses}),
-                  options.inchannels);
+Model res2net_model(const std::string& name, int64_t depth, const Res2NetOptions& o) {
+  return resnet_model(name, depth, kLargeDepths, o.pretrain,
+                      {.cardinality = o.cardinality, .base_width = o.base_width, .scale = o.scale,
+                       .inchannels = o.inchannels, .nclasses = o.nclasses},
+                      BlockType::bottle2neck);
 }
 }  // namespace
 
