@@ -57,10 +57,11 @@ inline constexpr KaimingUniform kaiming_uniform{};
 inline constexpr KaimingNormal kaiming_normal{};
 inline constexpr TruncatedNormal truncated_normal{};
 
-/// While a SkipInit is alive (on this thread), the random initialisers return
-/// uninitialised memory instead of drawing: for models whose weights are loaded
-/// next, or only inspected (parameter counts), where drawing millions of numbers
-/// would dominate. zeros32 and ones32 still fill.
+/// While a SkipInit is alive (on this thread), the random initialisers return tensors
+/// on torch's meta device (shapes without memory) instead of drawing: for models whose
+/// weights are loaded next (loading replaces them), or only inspected (parameter
+/// counts), where drawing or even touching millions of numbers would dominate. zeros32
+/// and ones32 still fill. A model built so cannot run until its weights are loaded.
 ///   { flux::SkipInit skip; auto m = metalhead::create_model("vgg16"); load_weights(m, file); }
 class SkipInit {
  public:

@@ -7,9 +7,12 @@
 #include <metalhead/model.h>
 #include <metalhead/models/alexnet.h>
 #include <metalhead/models/densenet.h>
+#include <metalhead/models/efficientnets.h>
 #include <metalhead/models/googlenet.h>
 #include <metalhead/models/inceptionv3.h>
 #include <metalhead/models/inceptionv4.h>
+#include <metalhead/models/invresmodel.h>
+#include <metalhead/models/mobilenets.h>
 #include <metalhead/models/resnet.h>
 #include <metalhead/models/squeezenet.h>
 #include <metalhead/models/vgg.h>

@@ -20,6 +20,10 @@ std::vector<int64_t> spatial_dims(const Tensor& w) {
   return d;
 }
 
+// A freshly drawn kernel in the stored (flipped) orientation. Under flux::SkipInit the
+// kernel is a meta tensor without values: nothing to flip.
+Tensor flip_kernel(const Tensor& w) { return w.is_meta() ? w : w.flip(spatial_dims(w)).contiguous(); }
+
 void check_positive(const std::vector<int64_t>& v, const char* who, const char* what) {
   for (int64_t x : v) {
     if (x < 1) throw std::invalid_argument(std::string(who) + ": " + what + " must be positive, got " + std::to_string(x));
@@ -86,7 +90,7 @@ ConvImpl::ConvImpl(bool flipped, std::vector<int64_t> kernel, InOut io, Activati
   }
   // convfilter gives Flux's kernel, stored as an explicit weight would be: flipped for a true convolution.
   Tensor w = convfilter(kernel, io, options.init, options.groups);
-  setup(options, flipped ? w.flip(spatial_dims(w)).contiguous() : w, options.bias);
+  setup(options, flipped ? flip_kernel(w) : w, options.bias);
 }
 
 ConvImpl::ConvImpl(Tensor w, Bias b, Activation act, ConvOptions options) : ConvImpl(true, std::move(w), std::move(b), std::move(act), options) {}
@@ -184,7 +188,7 @@ ConvTransposeImpl::ConvTransposeImpl(std::vector<int64_t> kernel, InOut io, Acti
   }
   // Flux builds it as convfilter(k, out => in): [in, out/groups, k...] in torch's layout.
   Tensor w = convfilter(kernel, InOut{io.out, io.in}, options.init, options.groups);
-  setup(options, w.flip(spatial_dims(w)).contiguous(), options.bias);  // stored flipped, as an explicit weight
+  setup(options, flip_kernel(w), options.bias);  // stored flipped, as an explicit weight
 }
 
 ConvTransposeImpl::ConvTransposeImpl(Tensor w, Bias b, Activation act, ConvTransposeOptions options)

@@ -24,34 +24,38 @@ namespace {
 at::TensorOptions f32() { return torch::TensorOptions().dtype(torch::kFloat32); }
 
 thread_local bool skip_init = false;
+
+// Under SkipInit: a tensor on the meta device, shape without memory, so that counting
+// even a billion-parameter model touches no pages.
+Tensor skipped(at::IntArrayRef dims) { return torch::empty(dims, f32().device(torch::kMeta)); }
 }  // namespace
 
 Tensor GlorotUniform::operator()(at::IntArrayRef dims) const {
-  if (skip_init) return torch::empty(dims, f32());
+  if (skip_init) return skipped(dims);
   auto [in, out] = nfan(dims);
   double a = gain * std::sqrt(6.0 / static_cast<double>(in + out));
   return torch::empty(dims, f32()).uniform_(-a, a);
 }
 
 Tensor GlorotNormal::operator()(at::IntArrayRef dims) const {
-  if (skip_init) return torch::empty(dims, f32());
+  if (skip_init) return skipped(dims);
   auto [in, out] = nfan(dims);
   return torch::randn(dims, f32()) * (gain * std::sqrt(2.0 / static_cast<double>(in + out)));
 }
 
 Tensor KaimingUniform::operator()(at::IntArrayRef dims) const {
-  if (skip_init) return torch::empty(dims, f32());
+  if (skip_init) return skipped(dims);
   double b = gain * std::sqrt(3.0 / static_cast<double>(nfan(dims).first));
   return torch::empty(dims, f32()).uniform_(-b, b);
 }
 
 Tensor KaimingNormal::operator()(at::IntArrayRef dims) const {
-  if (skip_init) return torch::empty(dims, f32());
+  if (skip_init) return skipped(dims);
   return torch::randn(dims, f32()) * (gain / std::sqrt(static_cast<double>(nfan(dims).first)));
 }
 
 Tensor TruncatedNormal::operator()(at::IntArrayRef dims) const {
-  if (skip_init) return torch::empty(dims, f32());
+  if (skip_init) return skipped(dims);
   if (!(lo < hi)) throw std::invalid_argument("truncated_normal: lo must be below hi");
   // Inverse-CDF sampling between the normal CDF values of the bounds.
   auto cdf = [&](double v) { return 0.5 * (1 + std::erf((v - mean) / (std * std::sqrt(2.0)))); };
@@ -63,8 +67,8 @@ Tensor TruncatedNormal::operator()(at::IntArrayRef dims) const {
 
 Tensor zeros32(at::IntArrayRef dims) { return torch::zeros(dims, f32()); }
 Tensor ones32(at::IntArrayRef dims) { return torch::ones(dims, f32()); }
-Tensor rand32(at::IntArrayRef dims) { return skip_init ? torch::empty(dims, f32()) : torch::rand(dims, f32()); }
-Tensor randn32(at::IntArrayRef dims) { return skip_init ? torch::empty(dims, f32()) : torch::randn(dims, f32()); }
+Tensor rand32(at::IntArrayRef dims) { return skip_init ? skipped(dims) : torch::rand(dims, f32()); }
+Tensor randn32(at::IntArrayRef dims) { return skip_init ? skipped(dims) : torch::randn(dims, f32()); }
 
 SkipInit::SkipInit() : previous_(skip_init) { skip_init = true; }
 SkipInit::~SkipInit() { skip_init = previous_; }

@@ -12,7 +12,8 @@ const std::vector<ModelInfo>& registered_models() {
   static const std::vector<ModelInfo> all = [] {
     std::vector<ModelInfo> out;
     for (auto entries : {detail::resnet_entries, detail::vgg_entries, detail::alexnet_entries,
-                         detail::squeezenet_entries, detail::densenet_entries, detail::inception_entries}) {
+                         detail::squeezenet_entries, detail::densenet_entries, detail::inception_entries,
+                         detail::mobilenet_entries, detail::efficientnet_entries}) {
       auto more = entries();
       out.insert(out.end(), more.begin(), more.end());
     }

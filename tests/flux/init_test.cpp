@@ -121,6 +121,10 @@ TEST(SkipInit, SkipsTheDrawsButKeepsTheShapes) {
     EXPECT_TRUE(skipping_init());  // restored to the outer state, not switched off
     Dense d({300, 200});
     EXPECT_EQ(shape(d->weight), (Shape{200, 300}));
+    EXPECT_TRUE(d->weight.is_meta());  // no memory behind it
+    Conv c({3, 3}, {2, 4});
+    EXPECT_EQ(shape(c->weight), (Shape{4, 2, 3, 3}));
+    EXPECT_TRUE(c->weight.is_meta());
     EXPECT_TRUE(torch::equal(d->bias, torch::zeros({200})));  // zeros still fill
     EXPECT_TRUE(torch::equal(ones32({2}), torch::ones({2})));
   }

@@ -14,5 +14,7 @@ std::vector<ModelInfo> alexnet_entries();
 std::vector<ModelInfo> squeezenet_entries();
 std::vector<ModelInfo> densenet_entries();
 std::vector<ModelInfo> inception_entries();
+std::vector<ModelInfo> mobilenet_entries();
+std::vector<ModelInfo> efficientnet_entries();
 
 }  // namespace metalhead::detail
