@@ -2,6 +2,7 @@
 // evaluation mode under InferenceMode, as `bench/run` compares with torchvision.
 //   metalhead_bench_forward [--threads N] [--seconds S] MODEL:BATCH ...
 // prints one JSON line per measurement.
+#include <flux/memory.h>
 #include <metalhead/metalhead.h>
 
 #include <ATen/Parallel.h>
@@ -24,18 +25,21 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 int main(int argc, char** argv) {
   int threads = 2;
   double budget = 3.0;
+  bool reuse = true;  // keep freed memory, as the metalhead tool does (flux/memory.h)
   std::vector<std::string> jobs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--seconds" && i + 1 < argc) budget = std::atof(argv[++i]);
+    else if (a == "--default-malloc") reuse = false;
     else jobs.push_back(a);
   }
   if (jobs.empty()) {
-    std::cerr << "usage: metalhead_bench_forward [--threads N] [--seconds S] MODEL:BATCH ...\n";
+    std::cerr << "usage: metalhead_bench_forward [--threads N] [--seconds S] [--default-malloc] MODEL:BATCH ...\n";
     return 2;
   }
   at::set_num_threads(threads);
+  if (reuse) flux::reuse_freed_memory();
   for (const auto& job : jobs) {
     const auto colon = job.find(':');
     const std::string name = job.substr(0, colon);
@@ -55,7 +59,8 @@ int main(int argc, char** argv) {
       } while (seconds_since(t0) < budget);
       const double elapsed = seconds_since(t0);
       std::cout << "{\"impl\": \"metalhead\", \"model\": \"" << name << "\", \"batch\": " << batch
-                << ", \"threads\": " << threads << ", \"images_per_s\": " << double(iterations * batch) / elapsed
+                << ", \"threads\": " << threads << ", \"malloc\": \"" << (reuse ? "reuse" : "default")
+                << "\", \"images_per_s\": " << double(iterations * batch) / elapsed
                 << ", \"ms_per_batch\": " << 1000 * elapsed / double(iterations) << "}" << std::endl;
     } catch (const std::exception& e) {
       std::cerr << "metalhead_bench_forward: " << job << ": " << e.what() << "\n";

@@ -25,6 +25,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--malloc", default="default", help="label only: the MALLOC_* environment it runs under")
     ap.add_argument("jobs", nargs="+")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -45,7 +46,7 @@ def main():
                 if elapsed >= args.seconds:
                     break
         print(json.dumps({"impl": "torchvision", "model": name, "batch": batch, "threads": args.threads,
-                          "images_per_s": n * batch / elapsed, "ms_per_batch": 1000 * elapsed / n}), flush=True)
+                          "malloc": args.malloc, "images_per_s": n * batch / elapsed, "ms_per_batch": 1000 * elapsed / n}), flush=True)
 
 
 if __name__ == "__main__":

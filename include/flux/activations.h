@@ -15,19 +15,36 @@ namespace flux {
 
 using at::Tensor;
 
+/// True when `t` may be overwritten: no autograd history is wanted and no other tensor
+/// (no other handle, no view) shares its memory.
+bool exclusively_owned(const Tensor& t);
+
 /// A named elementwise function. The name is what a layer prints (`relu`, `σ`).
 class Activation {
  public:
   using Fn = std::function<Tensor(const Tensor&)>;
-  Activation(std::string name, Fn f) : name_(std::move(name)), f_(std::move(f)) {}
+  using InplaceFn = void (*)(Tensor&);
+  /// `inplace`, when given, overwrites its argument with the same values as `f`.
+  Activation(std::string name, Fn f, InplaceFn inplace = nullptr)
+      : name_(std::move(name)), f_(std::move(f)), inplace_(inplace) {}
 
   Tensor operator()(const Tensor& x) const { return f_ ? f_(x) : x; }
+  /// On a tensor the caller gives up (a layer's fresh output): in place when nothing else
+  /// can see it and no gradient is recorded, which saves a full-size temporary per layer.
+  Tensor operator()(Tensor&& x) const {
+    if (inplace_ && exclusively_owned(x)) {
+      inplace_(x);
+      return std::move(x);
+    }
+    return (*this)(static_cast<const Tensor&>(x));
+  }
   const std::string& name() const { return name_; }
   bool is_identity() const { return name_ == "identity"; }
 
  private:
   std::string name_;
   Fn f_;
+  InplaceFn inplace_ = nullptr;
 };
 
 /// An activation with one coefficient: `leakyrelu(x)`, `leakyrelu(x, 0.2)`, and

@@ -12,6 +12,10 @@ Tensor celu_fn(const Tensor& x, double a) { return torch::where(x >= 0, x, a * t
 
 }  // namespace
 
+bool exclusively_owned(const Tensor& t) {
+  return t.defined() && !t.requires_grad() && t.use_count() == 1 && t.has_storage() && t.storage().use_count() == 1;
+}
+
 ParamActivation::ParamActivation(std::string name, double fallback, ParamFn f)
     : Activation(std::move(name), [f, fallback](const Tensor& x) { return f(x, fallback); }), g_(f) {}
 
@@ -23,20 +27,22 @@ Activation ParamActivation::with(double a) const {
 }
 
 const Activation identity("identity", [](const Tensor& x) { return x; });
-const Activation sigmoid("σ", [](const Tensor& x) { return torch::sigmoid(x); });
-const Activation hardsigmoid("hardσ", [](const Tensor& x) { return torch::clamp((x + 3) / 6, 0, 1); });
+const Activation sigmoid("σ", [](const Tensor& x) { return torch::sigmoid(x); }, [](Tensor& x) { x.sigmoid_(); });
+const Activation hardsigmoid("hardσ", [](const Tensor& x) { return torch::clamp((x + 3) / 6, 0, 1); },
+                             [](Tensor& x) { x.add_(3).div_(6).clamp_(0, 1); });
 const Activation logsigmoid("logσ", [](const Tensor& x) { return -softplus_fn(-x); });
-const Activation tanh("tanh", [](const Tensor& x) { return torch::tanh(x); });
+const Activation tanh("tanh", [](const Tensor& x) { return torch::tanh(x); }, [](Tensor& x) { x.tanh_(); });
 const Activation hardtanh("hardtanh", [](const Tensor& x) { return torch::clamp(x, -1, 1); });
-const Activation relu("relu", [](const Tensor& x) { return torch::relu(x); });
-const Activation relu6("relu6", [](const Tensor& x) { return torch::clamp(x, 0, 6); });
+const Activation relu("relu", [](const Tensor& x) { return torch::relu(x); }, [](Tensor& x) { x.relu_(); });
+const Activation relu6("relu6", [](const Tensor& x) { return torch::clamp(x, 0, 6); }, [](Tensor& x) { x.clamp_(0, 6); });
 const ParamActivation leakyrelu("leakyrelu", 0.01, leakyrelu_fn);
 const ParamActivation elu("elu", 1.0, elu_fn);
 const ParamActivation celu("celu", 1.0, celu_fn);
 const Activation gelu("gelu", [](const Tensor& x) { return torch::gelu(x, "tanh"); });
-const Activation gelu_erf("gelu_erf", [](const Tensor& x) { return torch::gelu(x); });
-const Activation swish("swish", [](const Tensor& x) { return torch::silu(x); });
-const Activation hardswish("hardswish", [](const Tensor& x) { return torch::hardswish(x); });
+const Activation gelu_erf("gelu_erf", [](const Tensor& x) { return torch::gelu(x); }, [](Tensor& x) { at::gelu_(x); });
+const Activation swish("swish", [](const Tensor& x) { return torch::silu(x); }, [](Tensor& x) { at::silu_(x); });
+const Activation hardswish("hardswish", [](const Tensor& x) { return torch::hardswish(x); },
+                           [](Tensor& x) { at::hardswish_(x); });
 const Activation selu("selu", [](const Tensor& x) { return torch::selu(x); });
 const Activation softplus("softplus", softplus_fn);
 const Activation softsign("softsign", [](const Tensor& x) { return x / (1 + x.abs()); });

@@ -1,5 +1,7 @@
 #include <flux/connection.h>
 
+#include <flux/activations.h>
+
 #include <torch/types.h>
 
 #include <atomic>
@@ -25,18 +27,39 @@ Tensor Connection::operator()(const std::vector<Tensor>& xs) const {
   return f_(xs);
 }
 
+Tensor Connection::operator()(std::vector<Tensor>&& xs) const {
+  if (!layer_ && owned_ && !xs.empty() && exclusively_owned(xs[0])) return owned_(xs);
+  return (*this)(static_cast<const std::vector<Tensor>&>(xs));
+}
+
+Tensor add_into(std::vector<Tensor>& xs) {
+  Tensor y = std::move(xs[0]);
+  for (size_t i = 1; i < xs.size(); ++i) {
+    // In place only where the sum keeps y's shape and type; broadcasting y itself cannot be.
+    if (at::infer_size(y.sizes(), xs[i].sizes()) == y.sizes() && at::result_type(y, xs[i]) == y.scalar_type()) {
+      y.add_(xs[i]);
+    } else {
+      y = y + xs[i];
+    }
+  }
+  return y;
+}
+
 std::string Connection::name() const {
   if (layer_) return layer_->repr();
   if (!name_.empty()) return name_;
   return "#connection";
 }
 
-const Connection plus("+", [](const std::vector<Tensor>& xs) {
-  if (xs.empty()) throw std::invalid_argument("+: needs at least one input");
-  Tensor y = xs[0];
-  for (size_t i = 1; i < xs.size(); ++i) y = y + xs[i];
-  return y;
-});
+const Connection plus(
+    "+",
+    [](const std::vector<Tensor>& xs) {
+      if (xs.empty()) throw std::invalid_argument("+: needs at least one input");
+      Tensor y = xs[0];
+      for (size_t i = 1; i < xs.size(); ++i) y = y + xs[i];
+      return y;
+    },
+    add_into);
 
 const Connection vcat("vcat", [](const std::vector<Tensor>& xs) { return torch::cat(xs, -1); });
 

@@ -131,7 +131,7 @@ Tensor ConvImpl::forward(const Tensor& x) {
   std::vector<int64_t> no_outpad(kernel_.size(), 0);
   Tensor y = at::convolution(xf, weight, bias.defined() ? bias : Tensor(), stride, padding, dilation,
                              /*transposed=*/false, no_outpad, groups);
-  return activation(y);
+  return activation(std::move(y));
 }
 
 Tensor ConvImpl::flux_weight() const { return flipped_ ? weight.flip(spatial_dims(weight)) : weight; }
@@ -256,7 +256,7 @@ Tensor ConvTransposeImpl::forward(const Tensor& x) {
     shape[1] = bias.size(0);
     y = y + bias.view(shape);
   }
-  return activation(y);
+  return activation(std::move(y));
 }
 
 Tensor ConvTransposeImpl::flux_weight() const { return weight.flip(spatial_dims(weight)); }

@@ -38,7 +38,7 @@ Tensor BatchNormImpl::forward(const Tensor& x) {
   const bool training = is_active(x) || !running_mean.defined();
   Tensor y = torch::batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps,
                                /*cudnn_enabled=*/true);
-  return activation(y);
+  return activation(std::move(y));
 }
 
 void BatchNormImpl::pretty_print(std::ostream& os) const {
@@ -65,7 +65,7 @@ Tensor InstanceNormImpl::forward(const Tensor& x) {
   const bool use_input_stats = is_active(x) || !running_mean.defined();
   Tensor y = torch::instance_norm(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps,
                                   /*cudnn_enabled=*/true);
-  return activation(y);
+  return activation(std::move(y));
 }
 
 void InstanceNormImpl::pretty_print(std::ostream& os) const {
@@ -130,7 +130,7 @@ Tensor LayerNormImpl::forward(const Tensor& x) {
   for (int64_t i = 1; i <= k; ++i) dims.push_back(-i);
   Tensor y = normalise(x, {.dims = dims, .eps = eps});
   if (weight.defined()) y = y * weight + bias;
-  return activation(y);
+  return activation(std::move(y));
 }
 
 void LayerNormImpl::pretty_print(std::ostream& os) const {

@@ -13,7 +13,9 @@ const std::vector<ModelInfo>& registered_models() {
     std::vector<ModelInfo> out;
     for (auto entries : {detail::resnet_entries, detail::vgg_entries, detail::alexnet_entries,
                          detail::squeezenet_entries, detail::densenet_entries, detail::inception_entries,
-                         detail::mobilenet_entries, detail::efficientnet_entries}) {
+                         detail::mobilenet_entries, detail::efficientnet_entries, detail::mixer_entries,
+                         detail::vit_entries, detail::unet_entries,
+                         detail::convnext_entries, detail::convmixer_entries}) {
       auto more = entries();
       out.insert(out.end(), more.begin(), more.end());
     }

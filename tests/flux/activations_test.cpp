@@ -94,3 +94,27 @@ TEST(Activations, PrintByTheirJuliaNames) {
   EXPECT_EQ(Dense({2, 2}, identity)->repr(), "Dense(2 => 2)");
   EXPECT_EQ(Conv({1}, {1, 1}, swish)->repr(), "Conv((1,), 1 => 1, swish)");
 }
+
+TEST(Activations, InPlaceOnlyOnTensorsNobodyElseSees) {
+  for (const Activation* a : {&relu, &relu6, &sigmoid, &hardsigmoid, &flux::tanh, &swish, &hardswish, &gelu_erf}) {
+    Tensor x = torch::randn({64}) * 4;
+    Tensor expected = (*a)(x);
+    torch::NoGradGuard no_grad;
+    Tensor fresh = x.clone();
+    const void* data = fresh.data_ptr();
+    Tensor y = (*a)(std::move(fresh));
+    EXPECT_EQ(y.data_ptr(), data) << a->name();  // overwritten in place
+    EXPECT_TRUE(close(y, expected, 1e-6, 1e-6)) << a->name();
+    Tensor shared = x.clone(), other = shared;
+    Tensor z = (*a)(std::move(shared));  // another handle sees it: a new tensor
+    EXPECT_NE(z.data_ptr(), other.data_ptr()) << a->name();
+    Tensor view = x.clone();
+    Tensor v = (*a)(view.view({8, 8}));  // a view of a live tensor: a new tensor
+    EXPECT_TRUE(close(view, x)) << a->name();
+  }
+  Tensor w = torch::randn({4}, torch::requires_grad());
+  Tensor h = w * 2;
+  Tensor r = relu(std::move(h));  // history wanted: not in place, gradients flow
+  r.sum().backward();
+  EXPECT_TRUE(w.grad().defined());
+}

@@ -156,3 +156,30 @@ TEST(Containers, GradientsMatchFiniteDifferences) {
   expect_layer_gradients(Chain(Dense({3, 4}, flux::tanh), Parallel(plus, Dense({4, 2}), Dense({4, 2}))), torch::randn({2, 3}));
   expect_layer_gradients(SkipConnection(Dense({3, 3}, sigmoid), plus), torch::randn({2, 3}));
 }
+
+TEST(SkipConnection, AParallelConnectionKeepsItsParameters) {
+  // A Parallel is callable with two tensors, yet it is a layer: its BatchNorm belongs to the model.
+  SkipConnection s(Dense({4, 4}), Parallel(plus, identity, BatchNorm(4)));
+  EXPECT_EQ(parameter_count(s), 4 * 4 + 4 + 2 * 4);
+}
+
+TEST(SkipConnection, ResidualSumReusesTheBranchOutputOnlyWhenSafe) {
+  Dense d({3, 3});
+  SkipConnection s(d, plus);
+  Tensor x = torch::randn({2, 3});
+  Tensor expected = d(x) + x;
+  {
+    torch::NoGradGuard no_grad;  // no history wanted: the branch output may take the sum
+    EXPECT_TRUE(close(s(x), expected));
+  }
+  EXPECT_TRUE(close(s(x), expected));  // with gradients: the plain sum
+  // An identity branch returns x itself: it must not be overwritten.
+  SkipConnection twice(identity, plus);
+  Tensor y = torch::ones({2});
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(close(twice(y), torch::full({2}, 2.0)));
+  EXPECT_TRUE(close(y, torch::ones({2})));
+  // A branch that broadcasts against x cannot hold the sum: y + x has x's shape.
+  SkipConnection wide(fn("colsum", [](const Tensor& t) { return t.sum(0, true); }), plus);
+  EXPECT_EQ(shape(wide(torch::ones({3, 2}))), (Shape{3, 2}));
+}

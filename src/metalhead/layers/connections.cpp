@@ -33,12 +33,18 @@ const flux::Connection times(".*", [](const std::vector<flux::Tensor>& xs) {
 
 flux::Connection addact(flux::Activation activation) {
   const std::string name = "addact(" + activation.name() + ")";
-  return flux::Connection(name, [activation, name](const std::vector<flux::Tensor>& xs) {
-    check_inputs(xs, name);
-    flux::Tensor y = xs[0];
-    for (size_t i = 1; i < xs.size(); ++i) y = y + xs[i];
-    return activation(y);
-  });
+  return flux::Connection(
+      name,
+      [activation, name](const std::vector<flux::Tensor>& xs) {
+        check_inputs(xs, name);
+        flux::Tensor y = xs[0];
+        for (size_t i = 1; i < xs.size(); ++i) y = y + xs[i];
+        return activation(std::move(y));
+      },
+      [activation, name](std::vector<flux::Tensor>& xs) {
+        check_inputs(xs, name);
+        return activation(flux::add_into(xs));
+      });
 }
 
 flux::Connection actadd(flux::Activation activation) {

@@ -16,5 +16,10 @@ std::vector<ModelInfo> densenet_entries();
 std::vector<ModelInfo> inception_entries();
 std::vector<ModelInfo> mobilenet_entries();
 std::vector<ModelInfo> efficientnet_entries();
+std::vector<ModelInfo> mixer_entries();
+std::vector<ModelInfo> vit_entries();
+std::vector<ModelInfo> unet_entries();
+std::vector<ModelInfo> convnext_entries();
+std::vector<ModelInfo> convmixer_entries();
 
 }  // namespace metalhead::detail
