@@ -12,12 +12,6 @@ namespace mh = metalhead;
 
 namespace {
 
-Tensor run(const mh::Model& m, const Tensor& x) {
-  testmode(m);
-  torch::InferenceMode guard;
-  return m(x);
-}
-
 int64_t staged_reference(const std::string& section, const std::string& key) { return reference_params(section, key); }
 
 }  // namespace

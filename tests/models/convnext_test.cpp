@@ -9,16 +9,6 @@
 using namespace flux;
 namespace mh = metalhead;
 
-namespace {
-
-Tensor run(const mh::Model& m, const Tensor& x) {
-  testmode(m);
-  torch::InferenceMode guard;
-  return m(x);
-}
-
-}  // namespace
-
 TEST(ConvNeXt, CountsEqualTorchvisionAndTimm) {
   SkipInit skip;  // counting needs no random draws
   for (const char* config : {"tiny", "small", "base", "large"}) {

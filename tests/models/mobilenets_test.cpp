@@ -10,12 +10,6 @@ namespace mh = metalhead;
 
 namespace {
 
-Tensor run(const mh::Model& m, const Tensor& x) {
-  testmode(m);
-  torch::InferenceMode guard;
-  return m(x);
-}
-
 const std::vector<std::string> torchvision_names = {
     "mobilenet_v2",    "mobilenet_v3_small", "mobilenet_v3_large", "mnasnet0_5",       "mnasnet0_75",
     "mnasnet1_0",      "mnasnet1_3",         "efficientnet_b0",    "efficientnet_b1",  "efficientnet_b2",

@@ -1,6 +1,11 @@
 // Reference parameter counts from tests/data/reference_counts.json (torchvision 0.14,
-// timm, and Metalhead configurations built from their classes; see tests/data/README.md).
+// timm, and Metalhead configurations built from their classes; see tests/data/README.md),
+// and the helpers the model tests share.
 #pragma once
+
+#include <flux/mode.h>
+#include <metalhead/model.h>
+#include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
 
@@ -22,4 +27,11 @@ inline int64_t reference_params(const std::string& section, const std::string& k
   const auto& s = reference_counts().at(section);
   if (!s.contains(key)) throw std::runtime_error("no reference count for " + section + "/" + key);
   return s.at(key).at("params").get<int64_t>();
+}
+
+/// The model's logits in test mode without autograd: what most shape checks need.
+inline flux::Tensor run(const metalhead::Model& m, const flux::Tensor& x) {
+  flux::testmode(m);
+  torch::InferenceMode guard;
+  return m(x);
 }

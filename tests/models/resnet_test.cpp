@@ -8,16 +8,6 @@
 using namespace flux;
 namespace mh = metalhead;
 
-namespace {
-
-Tensor run(const mh::Model& m, const Tensor& x) {
-  testmode(m);
-  torch::InferenceMode guard;
-  return m(x);
-}
-
-}  // namespace
-
 TEST(ResNetFamily, RegistryCountsEqualTorchvision) {
   SkipInit skip;  // counting needs no random draws
   for (const char* name : {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "wide_resnet50_2",

@@ -2,6 +2,7 @@
 #include <metalhead/models/efficientnets.h>
 #include <metalhead/models/invresmodel.h>
 
+#include "config.h"
 #include "entries.h"
 
 #include <map>
@@ -77,21 +78,10 @@ const std::map<std::string, V2Config> efficientnetv2_configs = {
        {mb, 3, 640, 6, 1, 8, 4, swish}}}},
 };
 
-template <class Config>
-const Config& lookup(const std::map<std::string, Config>& configs, const std::string& what, const std::string& config) {
-  auto it = configs.find(config);
-  if (it == configs.end()) {
-    std::vector<std::string> allowed;
-    for (const auto& [k, v] : configs) allowed.push_back("\"" + k + "\"");
-    detail::bad_config(what, "config \"" + config + "\"", allowed);
-  }
-  return it->second;
-}
-
 }  // namespace
 
 flux::Chain efficientnet(const std::string& config, const EfficientNetOptions& o) {
-  const auto& s = lookup(efficientnet_sizes, "efficientnet", config);
+  const auto& s = detail::lookup_config(efficientnet_sizes, "efficientnet", config);
   const int64_t last = scaled_planes(static_cast<double>(efficientnet_stages.back().outplanes), s.width_mult);
   const double momentum = s.bn_eps == 1e-3 ? 0.01 : 0.1;
   return build_invresmodel(efficientnet_stages,
@@ -108,7 +98,7 @@ flux::Chain efficientnet(const std::string& config, const EfficientNetOptions& o
 }
 
 flux::Chain efficientnetv2(const std::string& config, const EfficientNetOptions& o) {
-  const auto& c = lookup(efficientnetv2_configs, "efficientnetv2", config);
+  const auto& c = detail::lookup_config(efficientnetv2_configs, "efficientnetv2", config);
   return build_invresmodel(c.stages, {.inplanes = c.stages.front().outplanes,
                                       .stem_activation = swish,
                                       .norm_layer = o.norm_layer.value_or(layers::batch_norm({.eps = 1e-3})),
@@ -121,7 +111,7 @@ flux::Chain efficientnetv2(const std::string& config, const EfficientNetOptions&
 
 int64_t efficientnet_imsize(const std::string& config) {
   if (efficientnet_sizes.count(config)) return efficientnet_sizes.at(config).imsize;
-  return lookup(efficientnetv2_configs, "efficientnet_imsize", config).imsize;
+  return detail::lookup_config(efficientnetv2_configs, "efficientnet_imsize", config).imsize;
 }
 
 EfficientNet::EfficientNet(const std::string& config, const ModelOptions& o)

@@ -2,6 +2,7 @@
 #include <metalhead/models/invresmodel.h>
 #include <metalhead/models/mobilenets.h>
 
+#include "config.h"
 #include "entries.h"
 
 #include <map>
@@ -93,17 +94,6 @@ const std::map<std::string, MNASNetConfig> mnasnet_configs = {
        {mb, 3, 144, 6, 1, 1, no_se, relu}}}},
 };
 
-template <class Config>
-const Config& lookup(const std::map<std::string, Config>& configs, const std::string& what, const std::string& config) {
-  auto it = configs.find(config);
-  if (it == configs.end()) {
-    std::vector<std::string> allowed;
-    for (const auto& [k, v] : configs) allowed.push_back("\"" + k + "\"");
-    detail::bad_config(what, "config \"" + config + "\"", allowed);
-  }
-  return it->second;
-}
-
 }  // namespace
 
 flux::Chain mobilenetv1(const MobileNetv1Options& o) {
@@ -127,7 +117,7 @@ flux::Chain mobilenetv2(const MobileNetv2Options& o) {
 }
 
 flux::Chain mobilenetv3(const std::string& config, const MobileNetv3Options& o) {
-  const auto& c = lookup(mobilenetv3_configs, "mobilenetv3", config);
+  const auto& c = detail::lookup_config(mobilenetv3_configs, "mobilenetv3", config);
   const int64_t last = scaled_planes(static_cast<double>(c.stages.back().outplanes), o.width_mult);
   return build_invresmodel(c.stages, {.width_mult = o.width_mult,
                                       .inplanes = 16,
@@ -145,7 +135,7 @@ flux::Chain mobilenetv3(const std::string& config, const MobileNetv3Options& o) 
 }
 
 flux::Chain mnasnet(const std::string& config, const MNASNetOptions& o) {
-  const auto& c = lookup(mnasnet_configs, "mnasnet", config);
+  const auto& c = detail::lookup_config(mnasnet_configs, "mnasnet", config);
   return build_invresmodel(c.stages, {.width_mult = o.width_mult,
                                       .inplanes = c.inplanes,
                                       .norm_layer = layers::batch_norm({.momentum = 3e-4}),
