@@ -10,12 +10,6 @@
 using namespace flux;
 namespace mh = metalhead;
 
-namespace {
-
-int64_t staged_reference(const std::string& section, const std::string& key) { return reference_params(section, key); }
-
-}  // namespace
-
 TEST(ConvMixer, CountsEqualTimm) {
   SkipInit skip;  // counting needs no random draws
   for (const char* name : {"convmixer_1536_20", "convmixer_768_32", "convmixer_1024_20_ks9_p14"}) {
@@ -30,9 +24,9 @@ TEST(ConvMixer, CountsEqualTimm) {
 
 TEST(ConvMixer, MetalheadLargeMatchesItsReference) {
   SkipInit skip;
-  EXPECT_EQ(parameter_count(mh::ConvMixer("large")), staged_reference("metalhead", "convmixer_1024_20_ks9_p7"));
+  EXPECT_EQ(parameter_count(mh::ConvMixer("large")), reference_params("metalhead", "convmixer_1024_20_ks9_p7"));
   EXPECT_EQ(parameter_count(mh::create_model("convmixer_large", {.nclasses = 10})),
-            staged_reference("metalhead", "convmixer_1024_20_ks9_p7@10"));
+            reference_params("metalhead", "convmixer_1024_20_ks9_p7@10"));
   EXPECT_EQ(mh::model_info("convmixer_large").name, "convmixer_1024_20_ks9_p7");
   EXPECT_EQ(mh::model_info("convmixer_large").source, "Metalhead");
   EXPECT_EQ(mh::model_info("convmixer_base").name, "convmixer_1536_20");

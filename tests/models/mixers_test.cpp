@@ -13,13 +13,11 @@ namespace mh = metalhead;
 
 namespace {
 
-int64_t mixer_reference(const std::string& section, const std::string& key) { return reference_params(section, key); }
-
 void expect_timm_counts(const std::vector<std::string>& names) {
   SkipInit skip;  // counting needs no random draws
   for (const auto& name : names) {
-    EXPECT_EQ(parameter_count(mh::create_model(name)), mixer_reference("timm", name)) << name;
-    EXPECT_EQ(parameter_count(mh::create_model(name, {.nclasses = 10})), mixer_reference("timm", name + "@10")) << name;
+    EXPECT_EQ(parameter_count(mh::create_model(name)), reference_params("timm", name)) << name;
+    EXPECT_EQ(parameter_count(mh::create_model(name, {.nclasses = 10})), reference_params("timm", name + "@10")) << name;
   }
 }
 
@@ -47,12 +45,12 @@ Tensor mlp(const std::shared_ptr<ChainImpl>& c, const Tensor& x) {
 TEST(MLPMixer, CountsEqualTimm) {
   expect_timm_counts({"mixer_s16_224", "mixer_s32_224", "mixer_b16_224", "mixer_b32_224", "mixer_l16_224", "mixer_l32_224"});
   SkipInit skip;
-  EXPECT_EQ(parameter_count(mh::MLPMixer("base")), mixer_reference("timm", "mixer_b16_224"));
-  EXPECT_EQ(parameter_count(mh::MLPMixer("small", {.patch_size = {32, 32}})), mixer_reference("timm", "mixer_s32_224"));
+  EXPECT_EQ(parameter_count(mh::MLPMixer("base")), reference_params("timm", "mixer_b16_224"));
+  EXPECT_EQ(parameter_count(mh::MLPMixer("small", {.patch_size = {32, 32}})), reference_params("timm", "mixer_s32_224"));
   // Metalhead's :huge, which timm does not ship, built from timm's MlpMixer class.
-  EXPECT_EQ(parameter_count(mh::MLPMixer("huge")), mixer_reference("metalhead", "mixer_h16_224"));
+  EXPECT_EQ(parameter_count(mh::MLPMixer("huge")), reference_params("metalhead", "mixer_h16_224"));
   EXPECT_EQ(parameter_count(mh::create_model("mixer_h16_224", {.nclasses = 10})),
-            mixer_reference("metalhead", "mixer_h16_224@10"));
+            reference_params("metalhead", "mixer_h16_224@10"));
 }
 
 TEST(ResMLP, CountsEqualTimm) {
@@ -60,15 +58,15 @@ TEST(ResMLP, CountsEqualTimm) {
   SkipInit skip;
   // Metalhead's sizes, built from timm's MlpMixer with ResBlock and Affine.
   for (std::string size : {"small", "base", "large", "huge"}) {
-    EXPECT_EQ(parameter_count(mh::ResMLP(size)), mixer_reference("metalhead", "resmlp_" + size)) << size;
-    EXPECT_EQ(parameter_count(mh::ResMLP(size, {.nclasses = 10})), mixer_reference("metalhead", "resmlp_" + size + "@10"));
+    EXPECT_EQ(parameter_count(mh::ResMLP(size)), reference_params("metalhead", "resmlp_" + size)) << size;
+    EXPECT_EQ(parameter_count(mh::ResMLP(size, {.nclasses = 10})), reference_params("metalhead", "resmlp_" + size + "@10"));
   }
 }
 
 TEST(gMLP, CountsEqualTimm) {
   expect_timm_counts({"gmlp_ti16_224", "gmlp_s16_224", "gmlp_b16_224"});
   SkipInit skip;
-  EXPECT_EQ(parameter_count(mh::gMLP("tiny")), mixer_reference("timm", "gmlp_ti16_224"));
+  EXPECT_EQ(parameter_count(mh::gMLP("tiny")), reference_params("timm", "gmlp_ti16_224"));
 }
 
 TEST(Mixers, ShapesOnSmallImages) {

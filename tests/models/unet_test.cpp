@@ -11,9 +11,6 @@ namespace mh = metalhead;
 
 namespace {
 
-// Counts of scripts/unet-reference-count's independent torch construction.
-int64_t unet_reference(const std::string& key) { return reference_params("metalhead", key); }
-
 struct Combine {
   int64_t in, out;
   bool operator==(const Combine&) const = default;
@@ -49,12 +46,12 @@ TEST(UNet, CountsEqualHandDerivation) {
   // final: basicblock(3, 3) 174 + 1×1 conv 9 + BN 6 = 189. Total 15,806,065.
   const int64_t hand = 11'176'512 + 3'413'504 + 854'784 + 214'400 + 127'872 + 18'804 + 189;
   EXPECT_EQ(hand, 15'806'065);
-  EXPECT_EQ(unet_reference("unet"), hand);
+  EXPECT_EQ(reference_params("metalhead", "unet"), hand);
   EXPECT_EQ(parameter_count(mh::UNet({.imsize = {64, 64}})), hand);  // the structure is the same at 64
   EXPECT_EQ(parameter_count(mh::create_model("unet", {.nclasses = 3})), hand);
-  EXPECT_EQ(parameter_count(mh::create_model("unet", {.nclasses = 10})), unet_reference("unet@10"));
+  EXPECT_EQ(parameter_count(mh::create_model("unet", {.nclasses = 10})), reference_params("metalhead", "unet@10"));
   EXPECT_EQ(parameter_count(mh::create_model("unet", {.inchannels = 1, .nclasses = 10})),
-            unet_reference("unet_in1@10"));
+            reference_params("metalhead", "unet_in1@10"));
 }
 
 TEST(UNet, DecoderMirrorsResNet18Stages) {
@@ -146,7 +143,7 @@ TEST(UNet, UnderSkipInitCountsOrSaysWhy) {
   // meta; a mix of meta weights and filled norm layers cannot run, and the message says so.
   SkipInit skip;
   try {
-    EXPECT_EQ(parameter_count(mh::UNet({.imsize = {64, 64}})), unet_reference("unet"));
+    EXPECT_EQ(parameter_count(mh::UNet({.imsize = {64, 64}})), reference_params("metalhead", "unet"));
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("SkipInit"), std::string::npos) << e.what();
   }

@@ -7,6 +7,7 @@
 #include <metalhead/layers/scale.h>
 #include <metalhead/layers/shape.h>
 
+#include "config.h"
 #include "entries.h"
 
 #include <flux/conv.h>
@@ -42,14 +43,6 @@ constexpr Config kConvNeXtConfigs[] = {
     {"xlarge", {3, 3, 27, 3}, {256, 512, 1024, 2048}, 0.0, LayerScaleLayout::timm, "timm"},
 };
 
-const Config& find_config(const std::string& who, const std::string& config) {
-  std::vector<std::string> names;
-  for (const auto& c : kConvNeXtConfigs) {
-    if (config == c.name) return c;
-    names.push_back('"' + std::string(c.name) + '"');
-  }
-  detail::bad_config(who, "config \"" + config + "\"", names);
-}
 
 }  // namespace
 
@@ -133,7 +126,7 @@ flux::Chain build_convnext(const std::vector<int64_t>& depths, const std::vector
 }
 
 flux::Chain convnext(const std::string& config, ConvNeXtOptions o) {
-  const Config& c = find_config("convnext", config);
+  const Config& c = detail::find_config(kConvNeXtConfigs, config, "convnext");
   if (!o.stochastic_depth_prob) o.stochastic_depth_prob = c.stochastic_depth_prob;
   o.layout = c.layout;
   return build_convnext({c.depths.begin(), c.depths.end()}, {c.planes.begin(), c.planes.end()}, o);
@@ -141,7 +134,7 @@ flux::Chain convnext(const std::string& config, ConvNeXtOptions o) {
 
 ConvNeXt::ConvNeXt(const std::string& config, const ModelOptions& o)
     : Model([&] {
-        find_config("ConvNeXt", config);
+        detail::find_config(kConvNeXtConfigs, config, "ConvNeXt");
         detail::check_pretrain("ConvNeXt", o);
         return Model("ConvNeXt", convnext(config, {.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
       }()) {}

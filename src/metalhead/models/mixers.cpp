@@ -8,6 +8,7 @@
 #include <metalhead/layers/scale.h>
 #include <metalhead/layers/shape.h>
 
+#include "config.h"
 #include "entries.h"
 
 #include <flux/connection.h>
@@ -47,16 +48,6 @@ struct GMLPConfig {
 };
 constexpr GMLPConfig kGMLPConfigs[] = {{"tiny", 30, 128, 6.0}, {"small", 30, 256, 6.0}, {"base", 30, 512, 6.0}};
 
-// The row named `config`, or a bad_config error listing the names.
-template <class Row, size_t N>
-const Row& find_config(const Row (&table)[N], std::string_view config, const std::string& who) {
-  for (const auto& row : table) {
-    if (row.name == config) return row;
-  }
-  std::vector<std::string> names;
-  for (const auto& row : table) names.push_back("\"" + std::string(row.name) + "\"");
-  detail::bad_config(who, "config \"" + std::string(config) + "\"", names);
-}
 
 flux::Layer single(std::vector<flux::Layer> layers) {
   return layers.size() == 1 ? layers[0] : flux::Layer(flux::Chain(std::move(layers)));
@@ -175,7 +166,7 @@ Model build_mixer(const std::string& who, const MixerModelOptions& o, int64_t de
 
 MLPMixer::MLPMixer(std::string_view config, const MixerModelOptions& o)
     : Model([&] {
-        const auto& c = find_config(kMixerSizes, config, "MLPMixer");
+        const auto& c = detail::find_config(kMixerSizes, config, "MLPMixer");
         return build_mixer("MLPMixer", o, 16, c.depth, c.embedplanes, torch_layer_norm(1e-6),
                            [](int64_t planes, int64_t npatches, double p) -> flux::Layer {
                              return mixerblock(planes, npatches, {.stochastic_depth_prob = p});
@@ -184,7 +175,7 @@ MLPMixer::MLPMixer(std::string_view config, const MixerModelOptions& o)
 
 ResMLP::ResMLP(std::string_view config, const MixerModelOptions& o)
     : Model([&] {
-        const auto& c = find_config(kResMLPConfigs, config, "ResMLP");
+        const auto& c = detail::find_config(kResMLPConfigs, config, "ResMLP");
         return build_mixer("ResMLP", o, c.patch_size, c.depth, c.embedplanes, affine(),
                            [ls = c.layerscale_init](int64_t planes, int64_t npatches, double p) -> flux::Layer {
                              return resmixerblock(planes, npatches, {.layerscale_init = ls, .stochastic_depth_prob = p});
@@ -193,7 +184,7 @@ ResMLP::ResMLP(std::string_view config, const MixerModelOptions& o)
 
 gMLP::gMLP(std::string_view config, const MixerModelOptions& o)
     : Model([&] {
-        const auto& c = find_config(kGMLPConfigs, config, "gMLP");
+        const auto& c = detail::find_config(kGMLPConfigs, config, "gMLP");
         return build_mixer("gMLP", o, 16, c.depth, c.embedplanes, torch_layer_norm(1e-6),
                            [r = c.mlp_ratio](int64_t planes, int64_t npatches, double p) -> flux::Layer {
                              return spatialgatingblock(planes, npatches, {.mlp_ratio = r, .stochastic_depth_prob = p});

@@ -6,6 +6,7 @@
 #include <metalhead/layers/mlp.h>
 #include <metalhead/layers/normalise.h>
 
+#include "config.h"
 #include "entries.h"
 
 #include <flux/activations.h>
@@ -54,14 +55,6 @@ constexpr Entry kViTEntries[] = {
     {"vit_gigantic_patch14_224", nullptr, "gigantic", 14, "timm"},
 };
 
-const Config& vit_config(const std::string& who, const std::string& name) {
-  std::vector<std::string> names;
-  for (const auto& c : kViTConfigs) {
-    if (name == c.name) return c;
-    names.push_back(std::string("\"") + c.name + '"');
-  }
-  detail::bad_config(who, "config \"" + name + "\"", names);
-}
 
 // (height, width) from one value (square) or two.
 std::vector<int64_t> two_dims(const std::string& who, const char* what, const std::vector<int64_t>& given) {
@@ -145,7 +138,7 @@ flux::Chain vit(std::vector<int64_t> imsize, const ViTOptions& o) {
 ViT::ViT(const std::string& config, const ViTModelOptions& o)
     : Model([&] {
         detail::check_pretrain("ViT", {.inchannels = o.inchannels, .nclasses = o.nclasses, .pretrain = o.pretrain});
-        const Config& c = vit_config("ViT", config);
+        const Config& c = detail::find_config(kViTConfigs, config, "ViT");
         const auto imsize = two_dims("ViT", "imsize", o.imsize);
         const auto patch = two_dims("ViT", "patch_size", o.patch_size);
         check_divisible("ViT", imsize, patch);
