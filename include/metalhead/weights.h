@@ -1,0 +1,78 @@
+// weights.h — saving and loading a model's weights; pretrained weights; ImageNet's classes.
+//
+//   metalhead::save_weights(model, "resnet18.safetensors");
+//   metalhead::load_weights(model, "resnet18-f37072fd.pth");      // torchvision's file, as published
+//   auto m = metalhead::create_model("resnet50", {.pretrain = true});   // $METALHEAD_WEIGHTS/resnet50.safetensors
+//
+// load_weights reads safetensors and torch.save (.pth) files, recognises whose names
+// the file uses (ours or torchvision's) and checks every tensor's shape before it
+// changes anything: on any problem the model is left as it was. Our Conv stores
+// torch's kernel orientation, so torchvision's kernels load unflipped; BatchNorm's
+// running statistics load with the weights (`num_batches_tracked` has no counterpart).
+#pragma once
+
+#include <metalhead/model.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace metalhead {
+
+/// Whose tensor names a weights file uses.
+enum class Naming {
+  automatic,    // loading: whichever matches the file
+  metalhead,    // ours: the model's named_parameters/named_buffers ("layers.0.0.weight")
+  torchvision,  // torchvision's state_dict keys ("conv1.weight", "layer1.0.bn1.running_mean")
+};
+
+struct LoadOptions {
+  Naming naming = Naming::automatic;
+  /// Refuse files with tensors the model has no place for (torchvision's auxiliary
+  /// heads, say). Missing and mis-shaped tensors are always refused.
+  bool strict = true;
+};
+
+/// What load_weights did.
+struct LoadReport {
+  std::string file;
+  Naming naming = Naming::automatic;         // the naming it recognised
+  size_t loaded = 0;                         // tensors copied into the model
+  std::vector<std::string> unused;           // file tensors with no place in the model
+  std::vector<std::string> missing;          // model tensors the file lacks (our names)
+  std::vector<std::string> misshaped;        // "name: file [..] vs model [..]"
+  std::string summary() const;
+};
+
+/// load_weights(model, path, {.naming, .strict}): the file's tensors into the model.
+/// Throws std::runtime_error naming the file and the tensors when the file cannot be
+/// read, its names are not recognised, a tensor is missing or mis-shaped (or unused,
+/// when strict); the model is then unchanged. Works on models built under
+/// flux::SkipInit (their parameters are placeholders until loaded).
+LoadReport load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options = {});
+
+struct SaveOptions {
+  Naming naming = Naming::metalhead;          // or torchvision, for torchvision's loaders
+  std::map<std::string, std::string> metadata;  // stored in the safetensors header
+};
+
+/// save_weights(model, path, {.naming}): every parameter and buffer to a safetensors
+/// file, written atomically (a temporary file, then rename).
+void save_weights(const Model& model, const std::filesystem::path& path, const SaveOptions& options = {});
+
+/// The model's tensors under a naming: (name, tensor) in the model's order.
+std::vector<std::pair<std::string, Tensor>> named_tensors(const Model& model, Naming naming = Naming::metalhead);
+
+/// Where pretrained weights for a registry name are: `$METALHEAD_WEIGHTS/<name>.safetensors`,
+/// then `~/.cache/metalhead/weights/<name>.safetensors`. Throws std::runtime_error saying
+/// where it looked and the command that makes the file (scripts/export-weights).
+std::filesystem::path pretrained_weights_path(const std::string& name);
+
+/// The model with the pretrained weights of registry name `name` loaded.
+Model load_pretrained(Model model, const std::string& name);
+
+/// ImageNet-1k's class names, in the order of the models' 1000 logits.
+const std::vector<std::string>& imagenet_classes();
+
+}  // namespace metalhead

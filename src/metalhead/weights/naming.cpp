@@ -1,0 +1,378 @@
+// naming.cpp — torchvision's names for our models' tensors, family by family.
+#include "naming.h"
+
+#include <flux/conv.h>
+#include <flux/normalise.h>
+#include <flux/pooling.h>
+
+#include <functional>
+#include <map>
+#include <stdexcept>
+
+namespace metalhead::weights::detail {
+namespace {
+
+using torch::nn::Module;
+
+/// A module of our model and its path ("layers.0.3").
+struct Node {
+  Module* module;
+  std::string path;
+};
+
+std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+
+std::vector<Node> children(const Node& n) {
+  std::vector<Node> out;
+  for (const auto& c : n.module->named_children()) out.push_back({c.value().get(), join(n.path, c.key())});
+  return out;
+}
+
+Node child(const Node& n, const std::string& name) {
+  for (const auto& c : n.module->named_children()) {
+    if (c.key() == name) return {c.value().get(), join(n.path, c.key())};
+  }
+  throw std::logic_error("torchvision naming: " + n.path + " has no child '" + name + "'");
+}
+Node child(const Node& n, size_t i) { return child(n, std::to_string(i)); }
+
+bool has_tensors(const Module& m) { return !m.named_parameters(false).is_empty() || !m.named_buffers(false).is_empty(); }
+bool has_tensors_under(const Module& m) { return !m.parameters().empty() || !m.buffers().empty(); }
+
+template <class T>
+bool is(const Node& n) {
+  return dynamic_cast<const T*>(n.module) != nullptr;
+}
+
+/// The parametrised layers under a node, in order, handed out one at a time with
+/// their torchvision names. Running out, or leaving some unnamed, is a namer bug.
+class Leaves {
+ public:
+  Leaves(KeyMap& out, const Node& root) : out_(out), root_(root.path) {
+    collect(root);
+  }
+  /// The next layer is torchvision's module `theirs`; its tensors keep their names.
+  Leaves& operator()(const std::string& theirs) {
+    const Node& n = next();
+    for (const auto& p : n.module->named_parameters(false)) out_.push_back({join(n.path, p.key()), theirs + "." + p.key()});
+    for (const auto& b : n.module->named_buffers(false)) out_.push_back({join(n.path, b.key()), theirs + "." + b.key()});
+    return *this;
+  }
+  /// The next layer's tensors, each with its own full torchvision key; `leading_one`:
+  /// torchvision's tensors have an extra leading dimension of 1.
+  Leaves& keys(const std::map<std::string, std::string>& theirs, bool leading_one = false) {
+    const Node& n = next();
+    auto name = [&](const std::string& ours) {
+      auto it = theirs.find(ours);
+      if (it == theirs.end()) throw std::logic_error("torchvision naming: no name for " + join(n.path, ours));
+      return it->second;
+    };
+    for (const auto& p : n.module->named_parameters(false)) out_.push_back({join(n.path, p.key()), name(p.key()), leading_one});
+    for (const auto& b : n.module->named_buffers(false)) out_.push_back({join(n.path, b.key()), name(b.key()), leading_one});
+    return *this;
+  }
+  /// torchvision's Conv2dNormActivation: a Sequential of the conv (`.0`) and its norm (`.1`).
+  Leaves& conv_norm(const std::string& theirs) { return (*this)(theirs + ".0")(theirs + ".1"); }
+
+  size_t remaining() const { return leaves_.size() - next_; }
+  bool done() const { return remaining() == 0; }
+  /// Whether the layer after the next one is a BatchNorm (a conv-norm pair, not an SE pair).
+  bool pair_is_conv_norm() const {
+    return remaining() >= 2 && dynamic_cast<const flux::BatchNormImpl*>(leaves_[next_ + 1].module) != nullptr;
+  }
+  void finish() const {
+    if (!done()) {
+      throw std::logic_error("torchvision naming: " + leaves_[next_].path + " under " + root_ + " has no name");
+    }
+  }
+
+ private:
+  void collect(const Node& n) {
+    if (has_tensors(*n.module)) leaves_.push_back(n);
+    for (const auto& c : children(n)) collect(c);
+  }
+  const Node& next() {
+    if (done()) throw std::logic_error("torchvision naming: " + root_ + " has fewer layers than torchvision's");
+    return leaves_[next_++];
+  }
+
+  KeyMap& out_;
+  std::string root_;
+  std::vector<Node> leaves_;
+  size_t next_ = 0;
+};
+
+std::string at(const std::string& prefix, size_t i) { return prefix + "." + std::to_string(i); }
+
+// ---- families -------------------------------------------------------------------------
+
+void alexnet_vgg_squeezenet(KeyMap& out, const Node& backbone, const Node& head, const std::string& family) {
+  // torchvision's `features` numbers every module: conv, [BatchNorm], ReLU, pools.
+  // Our convs carry their relu, so a conv group advances the index by one more.
+  auto kids = children(backbone);
+  size_t i = 0;
+  for (size_t k = 0; k < kids.size(); ++k) {
+    const Node& c = kids[k];
+    if (is<flux::ConvImpl>(c)) {
+      Leaves(out, c)(at("features", i++)).finish();
+      if (k + 1 < kids.size() && is<flux::BatchNormImpl>(kids[k + 1])) Leaves(out, kids[++k])(at("features", i++)).finish();
+      ++i;  // ReLU
+    } else if (is<flux::PoolImpl>(c) || is<flux::AdaptivePoolImpl>(c)) {
+      ++i;
+    } else if (has_tensors_under(*c.module)) {  // a Fire module
+      const std::string p = at("features", i++);
+      Leaves(out, c)(p + ".squeeze")(p + ".expand1x1")(p + ".expand3x3").finish();
+    }
+  }
+  Leaves h(out, head);
+  if (family == "AlexNet") h("classifier.1")("classifier.4")("classifier.6");
+  if (family == "VGG") h("classifier.0")("classifier.3")("classifier.6");
+  if (family == "SqueezeNet") h("classifier.1");
+  h.finish();
+}
+
+void resnet(KeyMap& out, const Node& backbone, const Node& head) {
+  auto stages = children(backbone);
+  Leaves(out, stages.at(0))("conv1")("bn1").finish();
+  for (size_t s = 1; s < stages.size(); ++s) {
+    auto blocks = children(stages[s]);
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      // Each block is Parallel(shortcut, residual) joined by addact.
+      const std::string p = "layer" + std::to_string(s) + "." + std::to_string(b) + ".";
+      Leaves shortcut(out, child(blocks[b], 0));
+      if (!shortcut.done()) shortcut(p + "downsample.0")(p + "downsample.1");
+      shortcut.finish();
+      Leaves residual(out, child(blocks[b], 1));
+      for (int k = 1; !residual.done(); ++k) residual(p + "conv" + std::to_string(k))(p + "bn" + std::to_string(k));
+    }
+  }
+  Leaves(out, head)("fc").finish();
+}
+
+void densenet(KeyMap& out, const Node& backbone, const Node& head) {
+  auto kids = children(backbone);
+  Leaves(out, kids.at(0))("features.conv0").finish();
+  Leaves(out, kids.at(1))("features.norm0").finish();
+  int block = 1, layer = 1;
+  for (size_t k = 2; k < kids.size(); ++k) {
+    Leaves l(out, kids[k]);
+    const std::string b = "features.denseblock" + std::to_string(block) + ".denselayer" + std::to_string(layer);
+    switch (l.remaining()) {
+      case 0: break;  // pools
+      case 4: l(b + ".norm1")(b + ".conv1")(b + ".norm2")(b + ".conv2"); ++layer; break;
+      case 2: l("features.transition" + std::to_string(block) + ".norm")("features.transition" + std::to_string(block) + ".conv"); ++block, layer = 1; break;
+      case 1: l("features.norm5"); break;
+      default: l.finish();
+    }
+    l.finish();
+  }
+  Leaves(out, head)("classifier").finish();
+}
+
+void googlenet(KeyMap& out, const Node& backbone, const Node& head) {
+  const std::vector<std::string> names = {"conv1",       "conv2",       "conv3",       "inception3a", "inception3b",
+                                          "inception4a", "inception4b", "inception4c", "inception4d", "inception4e",
+                                          "inception5a", "inception5b"};
+  size_t j = 0;
+  for (const auto& c : children(backbone)) {
+    Leaves l(out, c);
+    if (l.done()) continue;
+    const std::string& n = names.at(j++);
+    if (j <= 3) {
+      l(n + ".conv")(n + ".bn");
+    } else {
+      for (const char* branch : {"branch1", "branch2.0", "branch2.1", "branch3.0", "branch3.1", "branch4.1"}) {
+        l(n + "." + branch + ".conv")(n + "." + branch + ".bn");
+      }
+    }
+    l.finish();
+  }
+  Leaves(out, head)("fc").finish();
+}
+
+void inceptionv3(KeyMap& out, const Node& backbone, const Node& head) {
+  using Names = std::vector<std::string>;
+  const Names a = {"branch1x1", "branch5x5_1", "branch5x5_2", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3",
+                   "branch_pool"};
+  const Names b = {"branch3x3", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"};
+  const Names c = {"branch1x1",      "branch7x7_1",    "branch7x7_2",    "branch7x7_3",    "branch7x7dbl_1",
+                   "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5", "branch_pool"};
+  const Names d = {"branch3x3_1", "branch3x3_2", "branch7x7x3_1", "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4"};
+  const Names e = {"branch1x1",      "branch3x3_1",    "branch3x3_2a",   "branch3x3_2b",
+                   "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3a", "branch3x3dbl_3b", "branch_pool"};
+  const std::vector<std::pair<std::string, const Names*>> modules = {
+      {"Conv2d_1a_3x3", nullptr}, {"Conv2d_2a_3x3", nullptr}, {"Conv2d_2b_3x3", nullptr}, {"Conv2d_3b_1x1", nullptr},
+      {"Conv2d_4a_3x3", nullptr}, {"Mixed_5b", &a},           {"Mixed_5c", &a},           {"Mixed_5d", &a},
+      {"Mixed_6a", &b},           {"Mixed_6b", &c},           {"Mixed_6c", &c},           {"Mixed_6d", &c},
+      {"Mixed_6e", &c},           {"Mixed_7a", &d},           {"Mixed_7b", &e},           {"Mixed_7c", &e}};
+  size_t j = 0;
+  for (const auto& node : children(backbone)) {
+    Leaves l(out, node);
+    if (l.done()) continue;
+    const auto& [name, branches] = modules.at(j++);
+    if (!branches) l(name + ".conv")(name + ".bn");
+    for (const auto& br : branches ? *branches : Names{}) l(name + "." + br + ".conv")(name + "." + br + ".bn");
+    l.finish();
+  }
+  Leaves(out, head)("fc").finish();
+}
+
+/// The blocks of an inverted-residual model (our backbone: stem conv, stem norm, one
+/// Chain per stage, head conv, head norm), each named by `block(leaves, stage, index)`.
+void inverted_residual(KeyMap& out, const Node& backbone, const std::string& stem, const std::string& head_conv,
+                       const std::function<void(Leaves&, size_t, size_t)>& block) {
+  auto kids = children(backbone);
+  if (kids.size() < 5) throw std::logic_error("torchvision naming: unexpected backbone " + backbone.path);
+  Leaves(out, kids[0])(stem + ".0").finish();
+  Leaves(out, kids[1])(stem + ".1").finish();
+  for (size_t s = 2; s + 2 < kids.size(); ++s) {
+    auto blocks = children(kids[s]);
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      Leaves l(out, blocks[b]);
+      block(l, s - 1, b);
+      l.finish();
+    }
+  }
+  Leaves(out, kids[kids.size() - 2])(head_conv + ".0").finish();
+  Leaves(out, kids[kids.size() - 1])(head_conv + ".1").finish();
+}
+
+/// torchvision's MBConv/FusedMBConv/InvertedResidual (v3) body: `block.j` for each
+/// conv-norm pair and each squeeze-excitation (fc1, fc2).
+void mbconv_body(Leaves& l, const std::string& p) {
+  for (size_t j = 0; !l.done(); ++j) {
+    const std::string q = at(p, j);
+    if (l.pair_is_conv_norm()) {
+      l.conv_norm(q);
+    } else {
+      l(q + ".fc1")(q + ".fc2");
+    }
+  }
+}
+
+void mobilenetv2(KeyMap& out, const Node& backbone, const Node& head) {
+  size_t k = 1;
+  inverted_residual(out, backbone, "features.0", "features.18", [&](Leaves& l, size_t, size_t) {
+    // conv.0, conv.1, ... for the conv-norm pairs, then the projection as conv.j and its norm conv.j+1.
+    const std::string p = at("features", k++) + ".conv";
+    size_t j = 0;
+    for (; l.remaining() > 2; ++j) l.conv_norm(at(p, j));
+    l(at(p, j))(at(p, j + 1));
+  });
+  Leaves(out, head)("classifier.1").finish();
+}
+
+void mobilenetv3(KeyMap& out, const Node& backbone, const Node& head) {
+  auto kids = children(backbone);
+  size_t nblocks = 0;
+  for (size_t s = 2; s + 2 < kids.size(); ++s) nblocks += children(kids[s]).size();
+  size_t k = 1;
+  inverted_residual(out, backbone, "features.0", at("features", nblocks + 1),
+                    [&](Leaves& l, size_t, size_t) { mbconv_body(l, at("features", k++) + ".block"); });
+  Leaves(out, head)("classifier.0")("classifier.3").finish();
+}
+
+void efficientnet(KeyMap& out, const Node& backbone, const Node& head) {
+  const size_t nstages = children(backbone).size() - 4;
+  inverted_residual(out, backbone, "features.0", at("features", nstages + 1), [&](Leaves& l, size_t s, size_t b) {
+    mbconv_body(l, at(at("features", s), b) + ".block");
+  });
+  Leaves(out, head)("classifier.1").finish();
+}
+
+void mnasnet(KeyMap& out, const Node& backbone, const Node& head) {
+  // torchvision's `layers` Sequential: stem conv 0, bn 1, the separable conv 3, 4, 6, 7,
+  // the stacks 8 ... 13 (blocks of layers 0, 1, 3, 4, 6, 7), head conv 14, bn 15.
+  auto kids = children(backbone);
+  Leaves(out, kids.at(0))("layers.0").finish();
+  Leaves(out, kids.at(1))("layers.1").finish();
+  for (size_t s = 2; s + 2 < kids.size(); ++s) {
+    auto blocks = children(kids[s]);
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      Leaves l(out, blocks[b]);
+      if (s == 2) {
+        l("layers.3")("layers.4")("layers.6")("layers.7");
+      } else {
+        const std::string p = at(at("layers", s + 5), b) + ".layers";
+        for (int j : {0, 1, 3, 4, 6, 7}) l(at(p, j));
+      }
+      l.finish();
+    }
+  }
+  Leaves(out, kids[kids.size() - 2])("layers.14").finish();
+  Leaves(out, kids[kids.size() - 1])("layers.15").finish();
+  Leaves(out, head)("classifier.1").finish();
+}
+
+void convnext(KeyMap& out, const Node& backbone, const Node& head) {
+  auto kids = children(backbone);
+  Leaves(out, kids.at(0))("features.0.0")("features.0.1").finish();
+  for (size_t i = 1; i < kids.size(); ++i) {
+    const std::string f = at("features", i);
+    if (i % 2 == 0) {  // downsampling: LayerNorm2d, then the 2×2 conv
+      Leaves(out, kids[i])(f + ".0")(f + ".1").finish();
+      continue;
+    }
+    auto blocks = children(kids[i]);
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      const std::string p = at(f, b);
+      Leaves(out, blocks[b])(p + ".block.0")(p + ".block.2")(p + ".block.3")(p + ".block.5")
+          .keys({{"scale", p + ".layer_scale"}})
+          .finish();
+    }
+  }
+  Leaves(out, head)("classifier.0")("classifier.2").finish();
+}
+
+void vit(KeyMap& out, const Node& backbone, const Node& head) {
+  Leaves l(out, backbone);
+  l("conv_proj").keys({{"token", "class_token"}}).keys({{"vectors", "encoder.pos_embedding"}}, true);
+  for (size_t i = 0; !l.done(); ++i) {
+    const std::string p = "encoder.layers.encoder_layer_" + std::to_string(i);
+    l(p + ".ln_1")
+        .keys({{"weight", p + ".self_attention.in_proj_weight"}, {"bias", p + ".self_attention.in_proj_bias"}})(
+            p + ".self_attention.out_proj")(p + ".ln_2")(p + ".mlp.0")(p + ".mlp.3");
+  }
+  Leaves(out, head)("encoder.ln")("heads.head").finish();
+}
+
+using Namer = void (*)(KeyMap&, const Node&, const Node&);
+
+const std::map<std::string, Namer>& namers() {
+  static const std::map<std::string, Namer> table = {
+      {"AlexNet", [](KeyMap& o, const Node& b, const Node& h) { alexnet_vgg_squeezenet(o, b, h, "AlexNet"); }},
+      {"VGG", [](KeyMap& o, const Node& b, const Node& h) { alexnet_vgg_squeezenet(o, b, h, "VGG"); }},
+      {"SqueezeNet", [](KeyMap& o, const Node& b, const Node& h) { alexnet_vgg_squeezenet(o, b, h, "SqueezeNet"); }},
+      {"ResNet", resnet},
+      {"WideResNet", resnet},
+      {"ResNeXt", resnet},
+      {"DenseNet", densenet},
+      {"GoogLeNet", googlenet},
+      {"Inceptionv3", inceptionv3},
+      {"MobileNetv2", mobilenetv2},
+      {"MobileNetv3", mobilenetv3},
+      {"MNASNet", mnasnet},
+      {"EfficientNet", efficientnet},
+      {"EfficientNetv2", efficientnet},
+      {"ConvNeXt", convnext},
+      {"ViT", vit},
+  };
+  return table;
+}
+
+}  // namespace
+
+bool has_torchvision_naming(const Model& model) { return namers().count(model->type_name) > 0; }
+
+KeyMap torchvision_keys(const Model& model) {
+  auto it = namers().find(model->type_name);
+  if (it == namers().end()) {
+    throw std::invalid_argument("torchvision naming: torchvision has no " + model->type_name);
+  }
+  const Node layers{model->layers.ptr().get(), "layers"};
+  KeyMap out;
+  it->second(out, child(layers, 0), child(layers, 1));
+  return out;
+}
+
+}  // namespace metalhead::weights::detail

@@ -1,0 +1,229 @@
+// weights.cpp — load_weights / save_weights over the safetensors and .pth readers.
+#include <metalhead/weights.h>
+#include <metalhead/weights/pth.h>
+#include <metalhead/weights/safetensors.h>
+
+#include "naming.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+namespace metalhead {
+namespace {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+const char* naming_name(Naming n) {
+  switch (n) {
+    case Naming::automatic: return "automatic";
+    case Naming::metalhead: return "metalhead";
+    case Naming::torchvision: return "torchvision";
+  }
+  return "?";
+}
+
+/// Our tensors (parameters, then buffers, module by module) by their full names.
+NamedTensors our_tensors(const Model& model) {
+  NamedTensors out;
+  for (const auto& m : model.ptr()->named_modules()) {
+    for (const auto& p : m.value()->named_parameters(false)) out.emplace_back(m.key().empty() ? p.key() : m.key() + "." + p.key(), p.value());
+    for (const auto& b : m.value()->named_buffers(false)) out.emplace_back(m.key().empty() ? b.key() : m.key() + "." + b.key(), b.value());
+  }
+  return out;
+}
+
+NamedTensors read_any(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("load_weights(" + path.string() + "): cannot open the file");
+  char magic[9] = {};
+  in.read(magic, 9);
+  const auto got = in.gcount();
+  // torch.save writes a zip ("PK") or, in the legacy format, a pickle (protocol 2: 0x80 0x02).
+  if (got >= 2 && ((magic[0] == 'P' && magic[1] == 'K') || (uint8_t(magic[0]) == 0x80 && magic[1] == 2))) {
+    return weights::read_pth(path.string());
+  }
+  if (got == 9 && magic[8] == '{') return weights::read_safetensors(path).tensors;
+  throw std::runtime_error("load_weights(" + path.string() +
+                           "): not a safetensors file or a torch.save checkpoint (unrecognised first bytes)");
+}
+
+std::string shape_of(const Tensor& t) { return flux::shape_string(t.sizes()); }
+
+std::vector<int64_t> squeezed(at::IntArrayRef s) {
+  std::vector<int64_t> out;
+  for (auto d : s) if (d != 1) out.push_back(d);
+  return out;
+}
+
+std::string list(const std::vector<std::string>& items, size_t most = 8) {
+  std::ostringstream os;
+  for (size_t i = 0; i < items.size() && i < most; ++i) os << (i ? ", " : "") << items[i];
+  if (items.size() > most) os << " and " << items.size() - most << " more";
+  return os.str();
+}
+
+/// Replaces a tensor's contents with `value` (same shape, float). A SkipInit
+/// placeholder lives on the meta device and cannot be copied into: its TensorImpl
+/// takes the new storage, so every handle to it (the layer's member, the module's
+/// parameter list) sees the weights.
+void assign(Tensor& target, const Tensor& value) {
+  if (target.is_meta()) {
+    auto fresh = value.to(target.scalar_type()).contiguous().clone();
+    target.unsafeGetTensorImpl()->shallow_copy_from(fresh.getIntrusivePtr());
+  } else {
+    target.copy_(value);
+  }
+}
+
+}  // namespace
+
+std::string LoadReport::summary() const {
+  std::ostringstream os;
+  os << file << ": " << loaded << " tensors loaded (" << naming_name(naming) << " names)";
+  if (!missing.empty()) os << "; missing from the file: " << list(missing);
+  if (!misshaped.empty()) os << "; wrong shape: " << list(misshaped);
+  if (!unused.empty()) os << "; not in the model: " << list(unused);
+  return os.str();
+}
+
+NamedTensors named_tensors(const Model& model, Naming naming) {
+  NamedTensors ours = our_tensors(model);
+  if (naming == Naming::metalhead || naming == Naming::automatic) return ours;
+  std::unordered_map<std::string, weights::detail::KeyPair> theirs;
+  for (auto& k : weights::detail::torchvision_keys(model)) theirs.emplace(k.ours, k);
+  NamedTensors out;
+  for (auto& [name, t] : ours) {
+    auto it = theirs.find(name);
+    if (it == theirs.end()) throw std::logic_error("named_tensors: no torchvision name for " + name);
+    out.emplace_back(it->second.theirs, it->second.leading_one ? t.unsqueeze(0) : t);
+  }
+  return out;
+}
+
+LoadReport load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options) {
+  const std::string where = "load_weights(" + path.string() + ")";
+  NamedTensors file = read_any(path);
+
+  // DataParallel checkpoints prefix every key with "module.".
+  const std::string dp = "module.";
+  if (!file.empty() && std::all_of(file.begin(), file.end(), [&](const auto& e) { return e.first.rfind(dp, 0) == 0; })) {
+    for (auto& e : file) e.first.erase(0, dp.size());
+  }
+  std::unordered_map<std::string, size_t> by_name;
+  for (size_t i = 0; i < file.size(); ++i) by_name.emplace(file[i].first, i);
+
+  // Our key → the file's key, for each naming; pick the one the file's keys fit best.
+  const NamedTensors ours = our_tensors(model);
+  auto coverage = [&](const std::vector<std::string>& keys) {
+    return std::count_if(keys.begin(), keys.end(), [&](const auto& k) { return by_name.count(k) > 0; });
+  };
+  std::vector<std::string> own_keys, tv_keys;
+  for (const auto& [name, t] : ours) own_keys.push_back(name);
+  const bool has_tv = weights::detail::has_torchvision_naming(model);
+  if (has_tv && options.naming != Naming::metalhead) {
+    for (auto& k : weights::detail::torchvision_keys(model)) tv_keys.push_back(k.theirs);
+  }
+  LoadReport report{.file = path.string()};
+  if (options.naming == Naming::torchvision && !has_tv) {
+    throw std::invalid_argument(where + ": torchvision has no " + model->type_name + "; its names cannot be used");
+  }
+  if (options.naming != Naming::automatic) {
+    report.naming = options.naming;
+  } else {
+    report.naming = has_tv && coverage(tv_keys) > coverage(own_keys) ? Naming::torchvision : Naming::metalhead;
+  }
+  const auto& keys = report.naming == Naming::torchvision ? tv_keys : own_keys;
+  if (coverage(keys) == 0 && !ours.empty()) {
+    throw std::runtime_error(where + ": none of the file's " + std::to_string(file.size()) + " tensors (" +
+                             list({file.empty() ? std::string("none") : file[0].first}, 1) + ", ...) is a " +
+                             model->type_name + " tensor under our or torchvision's names");
+  }
+
+  // Check everything into temporaries first; the model changes only if all is well.
+  std::vector<std::pair<size_t, Tensor>> staged;  // (index into ours, value)
+  std::set<std::string> used;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    const auto& [name, target] = ours[i];
+    const std::string& key = keys[i];
+    auto it = by_name.find(key);
+    if (it == by_name.end()) {
+      report.missing.push_back(key == name ? name : key + " (our " + name + ")");
+      continue;
+    }
+    used.insert(key);
+    Tensor value = file[it->second].second;
+    const bool same = value.sizes() == target.sizes();
+    // A leading or trailing 1 differs between layouts (torchvision's ViT position
+    // embedding is [1, T, D], ours [T, D]): same elements, same order.
+    if (!same && !(value.numel() == target.numel() && squeezed(value.sizes()) == squeezed(target.sizes()))) {
+      report.misshaped.push_back(key + ": file " + shape_of(value) + ", model " + shape_of(target));
+      continue;
+    }
+    if (!value.is_floating_point() && target.is_floating_point()) {
+      report.misshaped.push_back(key + ": file dtype " + std::string(c10::toString(value.scalar_type())) +
+                                 ", model " + c10::toString(target.scalar_type()));
+      continue;
+    }
+    staged.emplace_back(i, value.reshape(target.sizes()));
+  }
+  for (const auto& [name, t] : file) {
+    const bool counter = name.size() > 20 && name.compare(name.size() - 20, 20, ".num_batches_tracked") == 0;
+    if (!used.count(name) && !counter) report.unused.push_back(name);
+  }
+  if (!report.missing.empty() || !report.misshaped.empty() || (options.strict && !report.unused.empty())) {
+    throw std::runtime_error(where + ": cannot load into " + model->type_name + ", model unchanged: " + report.summary());
+  }
+
+  torch::NoGradGuard no_grad;
+  for (auto& [i, value] : staged) {
+    Tensor target = ours[i].second;
+    assign(target, value);
+  }
+  report.loaded = staged.size();
+  return report;
+}
+
+void save_weights(const Model& model, const std::filesystem::path& path, const SaveOptions& options) {
+  NamedTensors tensors = named_tensors(model, options.naming);
+  for (const auto& [name, t] : tensors) {
+    if (t.is_meta()) {
+      throw std::invalid_argument("save_weights(" + path.string() + "): " + name +
+                                  " has no values (the model was built under flux::SkipInit and not loaded)");
+    }
+  }
+  auto metadata = options.metadata;
+  metadata.emplace("format", "pt");
+  metadata.emplace("naming", naming_name(options.naming == Naming::automatic ? Naming::metalhead : options.naming));
+  metadata.emplace("model", model->type_name);
+  weights::write_safetensors(path, tensors, metadata);
+}
+
+std::filesystem::path pretrained_weights_path(const std::string& name) {
+  const std::string file = name + ".safetensors";
+  std::vector<std::filesystem::path> looked;
+  if (const char* dir = std::getenv("METALHEAD_WEIGHTS"); dir && *dir) looked.push_back(std::filesystem::path(dir) / file);
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    looked.push_back(std::filesystem::path(home) / ".cache" / "metalhead" / "weights" / file);
+  }
+  for (const auto& p : looked) {
+    if (std::filesystem::is_regular_file(p)) return p;
+  }
+  std::ostringstream os;
+  os << "pretrain: no weights for " << name << "; looked for ";
+  for (size_t i = 0; i < looked.size(); ++i) os << (i ? " and " : "") << looked[i].string();
+  if (looked.empty()) os << "nothing ($METALHEAD_WEIGHTS and $HOME are unset)";
+  os << ". Make the file from torchvision/timm's pretrained weights with: scripts/export-weights " << name
+     << " --output " << (looked.empty() ? std::string("DIR") : looked.back().parent_path().string());
+  throw std::runtime_error(os.str());
+}
+
+Model load_pretrained(Model model, const std::string& name) {
+  load_weights(model, pretrained_weights_path(name));
+  return model;
+}
+
+}  // namespace metalhead
