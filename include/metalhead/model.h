@@ -58,8 +58,10 @@ flux::Chain backbone(const Model& model);
 flux::Chain classifier(const Model& model);
 
 namespace detail {
-/// Throws until pretrained weights can be loaded for `name`; never random weights.
-void check_pretrain(const std::string& name, const ModelOptions& options);
+/// `model` itself, or with `pretrain` the weights of the registry model whose architecture
+/// it has (see metalhead/weights.h); throws when no registry model has it, or its file
+/// is missing. A classifier of another size than the weights' stays as initialised.
+Model pretrained(Model model, bool pretrain);
 /// Throws a std::invalid_argument `what: value is not one of a, b, c`.
 [[noreturn]] void bad_config(const std::string& what, const std::string& value, const std::vector<std::string>& allowed);
 }  // namespace detail

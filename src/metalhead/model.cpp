@@ -41,12 +41,6 @@ flux::Chain classifier(const Model& model) {
 
 namespace detail {
 
-void check_pretrain(const std::string& name, const ModelOptions& options) {
-  if (options.pretrain) {
-    throw std::runtime_error(name + ": pretrained weights cannot be loaded yet (pretrain = true); build with "
-                                    "pretrain = false and load weights explicitly");
-  }
-}
 
 void bad_config(const std::string& what, const std::string& value, const std::vector<std::string>& allowed) {
   std::ostringstream os;

@@ -1,5 +1,7 @@
 #include <metalhead/registry.h>
 
+#include <metalhead/weights.h>
+
 #include "models/entries.h"
 
 #include <algorithm>
@@ -48,7 +50,13 @@ const ModelInfo& model_info(std::string_view name) {
   throw std::invalid_argument(os.str());
 }
 
-Model create_model(std::string_view name, const ModelOptions& options) { return model_info(name).build(options); }
+Model create_model(std::string_view name, const ModelOptions& options) {
+  const ModelInfo& info = model_info(name);
+  if (!options.pretrain) return info.build(options);
+  ModelOptions random = options;
+  random.pretrain = false;
+  return load_pretrained(info.build(random), info.name);
+}
 
 std::vector<std::string> list_models(std::string_view filter) {
   std::vector<std::string> names;

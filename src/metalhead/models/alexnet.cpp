@@ -27,16 +27,14 @@ flux::Chain alexnet(const AlexNetOptions& o) {
 }
 
 AlexNet::AlexNet(const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("AlexNet", o);
+    : Model(detail::pretrained([&] {
         return Model("AlexNet", alexnet({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 namespace detail {
 
 std::vector<ModelInfo> alexnet_entries() {
   return {{"alexnet", {}, "AlexNet", "torchvision", {224, 224}, [](const ModelOptions& o) {
-             detail::check_pretrain("AlexNet", o);
              // torch's adaptive pool: the same at 224, and defined for small inputs too.
              return Model("AlexNet",
                           alexnet({.inchannels = o.inchannels, .nclasses = o.nclasses,

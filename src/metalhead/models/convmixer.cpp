@@ -72,18 +72,17 @@ flux::Chain convmixer(int64_t planes, int64_t depth, const ConvMixerOptions& o) 
 }
 
 ConvMixer::ConvMixer(const std::string& config, const ModelOptions& o)
-    : Model([&] {
+    : Model(detail::pretrained([&] {
         std::vector<std::string> names;
         for (const auto& c : kConvMixerConfigs) {
           if (*c.config == '\0') continue;
           if (config == c.config) {
-            detail::check_pretrain("ConvMixer", o);
             return Model("ConvMixer", from_config(c, o), o.inchannels);
           }
           names.push_back('"' + std::string(c.config) + '"');
         }
         detail::bad_config("ConvMixer", "config \"" + config + "\"", names);
-      }()) {}
+      }(), o.pretrain)) {}
 
 namespace detail {
 
@@ -93,7 +92,6 @@ std::vector<ModelInfo> convmixer_entries() {
     std::vector<std::string> aliases;
     if (*c.config != '\0') aliases.push_back("convmixer_" + std::string(c.config));
     out.push_back({c.name, aliases, "ConvMixer", c.source, {224, 224}, [&c](const ModelOptions& o) {
-                     detail::check_pretrain("ConvMixer", o);
                      return Model("ConvMixer", from_config(c, o), o.inchannels);
                    }});
   }

@@ -133,11 +133,10 @@ flux::Chain convnext(const std::string& config, ConvNeXtOptions o) {
 }
 
 ConvNeXt::ConvNeXt(const std::string& config, const ModelOptions& o)
-    : Model([&] {
+    : Model(detail::pretrained([&] {
         detail::find_config(kConvNeXtConfigs, config, "ConvNeXt");
-        detail::check_pretrain("ConvNeXt", o);
         return Model("ConvNeXt", convnext(config, {.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 namespace detail {
 

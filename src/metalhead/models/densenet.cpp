@@ -67,17 +67,16 @@ flux::Chain densenet(const std::vector<int64_t>& nblocks, const DenseNetOptions&
 }
 
 DenseNet::DenseNet(int64_t config, const DenseNetModelOptions& o)
-    : Model([&] {
+    : Model(detail::pretrained([&] {
         auto it = kDenseNetConfigs.find(config);
         if (it == kDenseNetConfigs.end()) {
           detail::bad_config("DenseNet", "config " + std::to_string(config), {"121", "161", "169", "201"});
         }
-        detail::check_pretrain("DenseNet", {.pretrain = o.pretrain});
         return Model("DenseNet",
                      densenet(it->second, {.growth_rate = o.growth_rate, .reduction = o.reduction,
                                            .inchannels = o.inchannels, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 namespace detail {
 
@@ -89,7 +88,6 @@ std::vector<ModelInfo> densenet_entries() {
     auto nblocks = blocks;
     out.push_back({"densenet" + std::to_string(config), {}, "DenseNet", "torchvision", {224, 224},
                    [nblocks, growth](const ModelOptions& o) {
-                     detail::check_pretrain("DenseNet", o);
                      return Model("DenseNet",
                                   densenet(nblocks, {.growth_rate = growth, .inchannels = o.inchannels,
                                                      .nclasses = o.nclasses}),

@@ -115,18 +115,16 @@ int64_t efficientnet_imsize(const std::string& config) {
 }
 
 EfficientNet::EfficientNet(const std::string& config, const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("EfficientNet", o);
+    : Model(detail::pretrained([&] {
         return Model("EfficientNet", efficientnet(config, {.inchannels = o.inchannels, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 EfficientNetv2::EfficientNetv2(const std::string& config, const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("EfficientNetv2", o);
+    : Model(detail::pretrained([&] {
         return Model("EfficientNetv2", efficientnetv2(config, {.inchannels = o.inchannels, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 namespace detail {
 

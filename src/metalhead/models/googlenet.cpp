@@ -54,11 +54,10 @@ flux::Chain googlenet(const GoogLeNetOptions& o) {
 }
 
 GoogLeNet::GoogLeNet(const GoogLeNetModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("GoogLeNet", {.pretrain = o.pretrain});
+    : Model(detail::pretrained([&] {
         return Model("GoogLeNet",
                      googlenet({.batchnorm = o.batchnorm, .bias = o.bias, .inchannels = o.inchannels, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 }  // namespace metalhead

@@ -15,7 +15,6 @@ std::vector<ModelInfo> inception_entries() {
   return {
       {"googlenet", {"inception_v1"}, "GoogLeNet", "torchvision", {224, 224},
        [](const ModelOptions& o) {
-         check_pretrain("GoogLeNet", o);
          return Model("GoogLeNet",
                       googlenet({.dropout_prob = 0.2, .batchnorm = true, .bias = false, .branch3_kernel = 3,
                                  .torchvision_pools = true, .inchannels = o.inchannels, .nclasses = o.nclasses}),
@@ -23,7 +22,6 @@ std::vector<ModelInfo> inception_entries() {
        }},
       {"inception_v3", {}, "Inceptionv3", "torchvision", {299, 299},
        [](const ModelOptions& o) {
-         check_pretrain("Inceptionv3", o);
          return Model("Inceptionv3", inceptionv3({.dropout_prob = 0.5, .inchannels = o.inchannels, .nclasses = o.nclasses}),
                       o.inchannels);
        }},
@@ -31,7 +29,6 @@ std::vector<ModelInfo> inception_entries() {
       {"inception_resnet_v2", {}, "InceptionResNetv2", "timm", {299, 299},
        [](const ModelOptions& o) { return InceptionResNetv2(o); }},
       {"legacy_xception", {"xception"}, "Xception", "timm", {299, 299}, [](const ModelOptions& o) {
-         check_pretrain("Xception", o);
          // timm's head has no Dropout layer.
          auto layers = xception({.inchannels = o.inchannels, .nclasses = o.nclasses});
          return Model("Xception", flux::Chain((*layers)[0].as<flux::ChainImpl>()),

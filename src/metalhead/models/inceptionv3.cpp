@@ -71,9 +71,8 @@ flux::Chain inceptionv3(const Inceptionv3Options& o) {
 }
 
 Inceptionv3::Inceptionv3(const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("Inceptionv3", o);
+    : Model(detail::pretrained([&] {
         return Model("Inceptionv3", inceptionv3({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 }  // namespace metalhead

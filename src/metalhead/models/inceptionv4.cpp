@@ -124,16 +124,14 @@ flux::Chain inceptionresnetv2(const InceptionOptions& o) {
 }
 
 Inceptionv4::Inceptionv4(const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("Inceptionv4", o);
+    : Model(detail::pretrained([&] {
         return Model("Inceptionv4", inceptionv4({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 InceptionResNetv2::InceptionResNetv2(const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("InceptionResNetv2", o);
+    : Model(detail::pretrained([&] {
         return Model("InceptionResNetv2", inceptionresnetv2({.inchannels = o.inchannels, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 }  // namespace metalhead

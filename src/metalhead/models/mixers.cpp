@@ -152,14 +152,15 @@ namespace {
 // The shared tail of the high-level types: checks, then mlpmixer with the family's block.
 Model build_mixer(const std::string& who, const MixerModelOptions& o, int64_t default_patch, int64_t depth,
                   int64_t embedplanes, layers::NormLayer norm_layer, MixerBlockBuilder block) {
-  detail::check_pretrain(who, {.inchannels = o.inchannels, .nclasses = o.nclasses, .pretrain = o.pretrain});
   std::vector<int64_t> patch = o.patch_size.empty() ? std::vector<int64_t>{default_patch, default_patch} : o.patch_size;
   check_patches(who, o.imsize, patch);
-  return Model(who,
-               mlpmixer(block, o.imsize,
-                        {.norm_layer = std::move(norm_layer), .patch_size = patch, .embedplanes = embedplanes,
-                         .depth = depth, .inchannels = o.inchannels, .nclasses = o.nclasses}),
-               o.inchannels);
+  return detail::pretrained(Model(who,
+                                  mlpmixer(block, o.imsize,
+                                           {.norm_layer = std::move(norm_layer), .patch_size = patch,
+                                            .embedplanes = embedplanes, .depth = depth, .inchannels = o.inchannels,
+                                            .nclasses = o.nclasses}),
+                                  o.inchannels),
+                            o.pretrain);
 }
 
 }  // namespace

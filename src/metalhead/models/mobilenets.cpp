@@ -148,36 +148,32 @@ flux::Chain mnasnet(const std::string& config, const MNASNetOptions& o) {
 }
 
 MobileNetv1::MobileNetv1(double width_mult, const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("MobileNetv1", o);
+    : Model(detail::pretrained([&] {
         return Model("MobileNetv1",
                      mobilenetv1({.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 MobileNetv2::MobileNetv2(double width_mult, const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("MobileNetv2", o);
+    : Model(detail::pretrained([&] {
         return Model("MobileNetv2",
                      mobilenetv2({.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 MobileNetv3::MobileNetv3(const std::string& config, const ModelOptions& o, double width_mult)
-    : Model([&] {
-        detail::check_pretrain("MobileNetv3", o);
+    : Model(detail::pretrained([&] {
         return Model("MobileNetv3",
                      mobilenetv3(config, {.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 MNASNet::MNASNet(const std::string& config, const ModelOptions& o, double width_mult)
-    : Model([&] {
-        detail::check_pretrain("MNASNet", o);
+    : Model(detail::pretrained([&] {
         return Model("MNASNet",
                      mnasnet(config, {.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 namespace detail {
 

@@ -358,8 +358,7 @@ const std::vector<int64_t> kLargeDepths = {50, 101, 152};
 Model resnet_model(const std::string& name, int64_t depth, const std::vector<int64_t>& allowed, bool pretrain,
                    const ResNetOptions& options, std::optional<BlockType> block = std::nullopt) {
   const auto& c = config(name, depth, allowed);
-  detail::check_pretrain(name, {.pretrain = pretrain});
-  return Model(name, resnet(block.value_or(c.block), c.repeats, options), options.inchannels);
+  return detail::pretrained(Model(name, resnet(block.value_or(c.block), c.repeats, options), options.inchannels), pretrain);
 }
 
 flux::Layer se(int64_t planes) { return layers::squeeze_excite(planes); }

@@ -45,10 +45,9 @@ flux::Chain squeezenet(const SqueezeNetOptions& o) {
 }
 
 SqueezeNet::SqueezeNet(const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("SqueezeNet", o);
+    : Model(detail::pretrained([&] {
         return Model("SqueezeNet", squeezenet({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 namespace detail {
 
@@ -57,7 +56,6 @@ std::vector<ModelInfo> squeezenet_entries() {
   for (std::string v : {"1.0", "1.1"}) {
     std::string name = "squeezenet1_" + v.substr(2);
     out.push_back({name, {}, "SqueezeNet", "torchvision", {224, 224}, [v](const ModelOptions& o) {
-                     detail::check_pretrain("SqueezeNet", o);
                      return Model("SqueezeNet", squeezenet({.version = v, .inchannels = o.inchannels, .nclasses = o.nclasses}),
                                   o.inchannels);
                    }});

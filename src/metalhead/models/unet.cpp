@@ -213,10 +213,10 @@ Tensor UNetImpl::forward(const Tensor& x) {
 namespace {
 
 Model unet_model(const flux::Chain& backbone, const UNetModelOptions& o) {
-  detail::check_pretrain("UNet", {.pretrain = o.pretrain});
   auto [layers, downsampling] =
       build_unet(backbone, {.imsize = o.imsize, .inchannels = o.inchannels, .outplanes = o.outplanes});
-  return Model(std::shared_ptr<ModelImpl>(std::make_shared<UNetImpl>(layers, o.inchannels, downsampling)));
+  return detail::pretrained(Model(std::shared_ptr<ModelImpl>(std::make_shared<UNetImpl>(layers, o.inchannels, downsampling))),
+                            o.pretrain);
 }
 
 }  // namespace

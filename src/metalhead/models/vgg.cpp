@@ -60,13 +60,12 @@ flux::Chain vgg(std::vector<int64_t> imsize, const VGGOptions& o) {
 }
 
 VGG::VGG(int64_t depth, const VGGModelOptions& o)
-    : Model([&] {
+    : Model(detail::pretrained([&] {
         const auto& c = config(depth);
-        detail::check_pretrain("VGG", {.pretrain = o.pretrain});
         auto layers = vgg(o.imsize, {.config = c, .batchnorm = o.batchnorm, .dropout_prob = 0.5,
                                      .inchannels = o.inchannels, .nclasses = o.nclasses});
         return Model("VGG", layers, o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 namespace detail {
 
@@ -77,7 +76,6 @@ std::vector<ModelInfo> vgg_entries() {
       auto cfg = c;
       out.push_back({"vgg" + std::to_string(depth) + (bn ? "_bn" : ""), {}, "VGG", "torchvision", {224, 224},
                      [cfg, bn](const ModelOptions& o) {
-                       detail::check_pretrain("VGG", o);
                        auto layers = vgg({224, 224}, {.config = cfg, .batchnorm = bn, .conv_bias = true,
                                                       .pool_layer = layers::adaptive_avg_pool({7, 7}),
                                                       .dropout_prob = 0.5, .inchannels = o.inchannels,

@@ -136,8 +136,7 @@ flux::Chain vit(std::vector<int64_t> imsize, const ViTOptions& o) {
 }
 
 ViT::ViT(const std::string& config, const ViTModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("ViT", {.inchannels = o.inchannels, .nclasses = o.nclasses, .pretrain = o.pretrain});
+    : Model(detail::pretrained([&] {
         const Config& c = detail::find_config(kViTConfigs, config, "ViT");
         const auto imsize = two_dims("ViT", "imsize", o.imsize);
         const auto patch = two_dims("ViT", "patch_size", o.patch_size);
@@ -147,7 +146,7 @@ ViT::ViT(const std::string& config, const ViTModelOptions& o)
                                   .depth = c.depth, .nheads = c.nheads, .mlp_ratio = c.mlp_ratio, .dropout_prob = 0.0,
                                   .emb_dropout_prob = 0.0, .pool = o.pool, .nclasses = o.nclasses}),
                      o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 namespace detail {
 

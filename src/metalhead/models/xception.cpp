@@ -58,9 +58,8 @@ flux::Chain xception(const XceptionOptions& o) {
 }
 
 Xception::Xception(const ModelOptions& o)
-    : Model([&] {
-        detail::check_pretrain("Xception", o);
+    : Model(detail::pretrained([&] {
         return Model("Xception", xception({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }()) {}
+      }(), o.pretrain)) {}
 
 }  // namespace metalhead

@@ -1,5 +1,7 @@
 // weights.cpp — load_weights / save_weights over the safetensors and .pth readers.
 #include <metalhead/weights.h>
+#include <metalhead/registry.h>
+#include <flux/init.h>
 #include <metalhead/weights/pth.h>
 #include <metalhead/weights/safetensors.h>
 
@@ -222,8 +224,53 @@ std::filesystem::path pretrained_weights_path(const std::string& name) {
 }
 
 Model load_pretrained(Model model, const std::string& name) {
-  load_weights(model, pretrained_weights_path(name));
+  std::filesystem::path path;
+  try {
+    path = pretrained_weights_path(name);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(model->type_name + ": " + e.what());
+  }
+  Model reference = [&] {
+    flux::SkipInit placeholders;
+    return create_model(name, {.inchannels = model->inchannels});
+  }();
+  if (classifier(reference)->repr() == classifier(model)->repr()) {
+    load_weights(model, path);
+    return model;
+  }
+  // Another number of classes (transfer learning): the backbone's weights, a fresh classifier.
+  load_weights(reference, path);
+  const auto from = our_tensors(Model("", backbone(reference), flux::Chain(), 0));
+  auto to = our_tensors(Model("", backbone(model), flux::Chain(), 0));
+  if (from.size() != to.size()) throw std::logic_error("load_pretrained: " + name + ": backbones differ");
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < to.size(); ++i) {
+    if (from[i].second.sizes() != to[i].second.sizes()) {
+      throw std::runtime_error("load_pretrained(" + name + "): " + to[i].first + " is " + shape_of(to[i].second) +
+                               ", the pretrained backbone's " + shape_of(from[i].second));
+    }
+    assign(to[i].second, from[i].second);
+  }
   return model;
 }
+
+namespace detail {
+
+Model pretrained(Model model, bool pretrain) {
+  if (!pretrain) return model;
+  const std::string mine = backbone(model)->repr();
+  for (const auto& info : registered_models()) {
+    if (info.family != model->type_name) continue;
+    Model candidate = [&] {
+      flux::SkipInit placeholders;
+      return info.build({.inchannels = model->inchannels});
+    }();
+    if (backbone(candidate)->repr() == mine) return load_pretrained(std::move(model), info.name);
+  }
+  throw std::invalid_argument("pretrain: no registry model has this " + model->type_name +
+                              "'s architecture, so there are no weights for it; see list_models()");
+}
+
+}  // namespace detail
 
 }  // namespace metalhead
