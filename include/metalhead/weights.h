@@ -5,7 +5,7 @@
 //   auto m = metalhead::create_model("resnet50", {.pretrain = true});   // $METALHEAD_WEIGHTS/resnet50.safetensors
 //
 // load_weights reads safetensors and torch.save (.pth) files, recognises whose names
-// the file uses (ours or torchvision's) and checks every tensor's shape before it
+// the file uses (ours, torchvision's or timm's) and checks every tensor's shape before it
 // changes anything: on any problem the model is left as it was. Our Conv stores
 // torch's kernel orientation, so torchvision's kernels load unflipped; BatchNorm's
 // running statistics load with the weights (`num_batches_tracked` has no counterpart).
@@ -25,6 +25,7 @@ enum class Naming {
   automatic,    // loading: whichever matches the file
   metalhead,    // ours: the model's named_parameters/named_buffers ("layers.0.0.weight")
   torchvision,  // torchvision's state_dict keys ("conv1.weight", "layer1.0.bn1.running_mean")
+  timm,         // timm's state_dict keys ("stem.0.weight", "stages.0.blocks.0.conv_dw.weight")
 };
 
 struct LoadOptions {
@@ -53,7 +54,7 @@ struct LoadReport {
 LoadReport load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options = {});
 
 struct SaveOptions {
-  Naming naming = Naming::metalhead;          // or torchvision, for torchvision's loaders
+  Naming naming = Naming::metalhead;          // or torchvision / timm, for their loaders
   std::map<std::string, std::string> metadata;  // stored in the safetensors header
 };
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -24,6 +25,7 @@ const char* naming_name(Naming n) {
     case Naming::automatic: return "automatic";
     case Naming::metalhead: return "metalhead";
     case Naming::torchvision: return "torchvision";
+    case Naming::timm: return "timm";
   }
   return "?";
 }
@@ -81,6 +83,18 @@ void assign(Tensor& target, const Tensor& value) {
   }
 }
 
+bool has_naming(const Model& model, Naming naming) {
+  switch (naming) {
+    case Naming::torchvision: return weights::detail::has_torchvision_naming(model);
+    case Naming::timm: return weights::detail::has_timm_naming(model);
+    default: return true;
+  }
+}
+
+weights::detail::KeyMap key_map(const Model& model, Naming naming) {
+  return naming == Naming::timm ? weights::detail::timm_keys(model) : weights::detail::torchvision_keys(model);
+}
+
 }  // namespace
 
 std::string LoadReport::summary() const {
@@ -96,11 +110,11 @@ NamedTensors named_tensors(const Model& model, Naming naming) {
   NamedTensors ours = our_tensors(model);
   if (naming == Naming::metalhead || naming == Naming::automatic) return ours;
   std::unordered_map<std::string, weights::detail::KeyPair> theirs;
-  for (auto& k : weights::detail::torchvision_keys(model)) theirs.emplace(k.ours, k);
+  for (auto& k : key_map(model, naming)) theirs.emplace(k.ours, k);
   NamedTensors out;
   for (auto& [name, t] : ours) {
     auto it = theirs.find(name);
-    if (it == theirs.end()) throw std::logic_error("named_tensors: no torchvision name for " + name);
+    if (it == theirs.end()) throw std::logic_error(std::string("named_tensors: no ") + naming_name(naming) + " name for " + name);
     out.emplace_back(it->second.theirs, it->second.leading_one ? t.unsqueeze(0) : t);
   }
   return out;
@@ -118,31 +132,37 @@ LoadReport load_weights(Model& model, const std::filesystem::path& path, const L
   std::unordered_map<std::string, size_t> by_name;
   for (size_t i = 0; i < file.size(); ++i) by_name.emplace(file[i].first, i);
 
-  // Our key → the file's key, for each naming; pick the one the file's keys fit best.
+  // Our key → the file's key under each naming the family has; the best fit wins.
   const NamedTensors ours = our_tensors(model);
   auto coverage = [&](const std::vector<std::string>& keys) {
     return std::count_if(keys.begin(), keys.end(), [&](const auto& k) { return by_name.count(k) > 0; });
   };
-  std::vector<std::string> own_keys, tv_keys;
-  for (const auto& [name, t] : ours) own_keys.push_back(name);
-  const bool has_tv = weights::detail::has_torchvision_naming(model);
-  if (has_tv && options.naming != Naming::metalhead) {
-    for (auto& k : weights::detail::torchvision_keys(model)) tv_keys.push_back(k.theirs);
+  std::map<Naming, std::vector<std::string>> candidates;
+  for (Naming n : {Naming::metalhead, Naming::torchvision, Naming::timm}) {
+    if (options.naming != Naming::automatic && options.naming != n) continue;
+    if (!has_naming(model, n)) {
+      if (options.naming == n) {
+        throw std::invalid_argument(where + ": " + naming_name(n) + " has no " + model->type_name + "; its names cannot be used");
+      }
+      continue;
+    }
+    auto& keys = candidates[n];
+    if (n == Naming::metalhead) {
+      for (const auto& [name, t] : ours) keys.push_back(name);
+    } else {
+      for (auto& k : key_map(model, n)) keys.push_back(k.theirs);
+    }
   }
   LoadReport report{.file = path.string()};
-  if (options.naming == Naming::torchvision && !has_tv) {
-    throw std::invalid_argument(where + ": torchvision has no " + model->type_name + "; its names cannot be used");
+  long best = -1;
+  for (const auto& [n, keys] : candidates) {
+    if (coverage(keys) > best) best = coverage(keys), report.naming = n;
   }
-  if (options.naming != Naming::automatic) {
-    report.naming = options.naming;
-  } else {
-    report.naming = has_tv && coverage(tv_keys) > coverage(own_keys) ? Naming::torchvision : Naming::metalhead;
-  }
-  const auto& keys = report.naming == Naming::torchvision ? tv_keys : own_keys;
-  if (coverage(keys) == 0 && !ours.empty()) {
+  const auto& keys = candidates.at(report.naming);
+  if (best == 0 && !ours.empty()) {
     throw std::runtime_error(where + ": none of the file's " + std::to_string(file.size()) + " tensors (" +
-                             list({file.empty() ? std::string("none") : file[0].first}, 1) + ", ...) is a " +
-                             model->type_name + " tensor under our or torchvision's names");
+                             (file.empty() ? std::string("none") : file[0].first + ", ...") + ") is a " +
+                             model->type_name + " tensor under our, torchvision's or timm's names");
   }
 
   // Check everything into temporaries first; the model changes only if all is well.
