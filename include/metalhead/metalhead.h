@@ -23,3 +23,4 @@
 #include <metalhead/models/vit.h>
 #include <metalhead/models/xception.h>
 #include <metalhead/registry.h>
+#include <metalhead/weights.h>
