@@ -26,7 +26,9 @@ Tally tally(const torch::nn::Module& m) {
     ++t.arrays;
     t.params += p.numel();
     t.bytes += p.numel() * static_cast<int64_t>(p.element_size());
-    if (p.numel() > 0 && p.is_floating_point() && !p.is_meta()) {  // meta (SkipInit): no values
+    if (p.is_meta()) {
+      t.all_zero = false;  // a SkipInit placeholder has no values to judge
+    } else if (p.numel() > 0 && p.is_floating_point()) {
       torch::NoGradGuard no_grad;
       if (t.all_zero && p.count_nonzero().item<int64_t>() != 0) t.all_zero = false;
       if (p.isnan().any().item<bool>()) t.some_nan = true;

@@ -98,6 +98,7 @@ TEST_P(Parity, MatchesTorchvision) {
   EXPECT_EQ(report.naming, metalhead::Naming::torchvision);
   EXPECT_TRUE(report.unused.empty()) << report.summary();
 
+  model->to(torch::kFloat64);  // as the reference (see make-reference)
   flux::testmode(*model.ptr());
   at::Tensor x = ref.at("input").clone().requires_grad_(true);
   at::Tensor logits = model(x);

@@ -16,11 +16,15 @@ constexpr auto fused = IRBlock::fused_mbconv;
 constexpr std::nullopt_t no_se = std::nullopt;
 
 // {block, kernel, outplanes, expansion, stride, repeats, SE reduction, activation}
-const std::vector<IRStage> efficientnet_stages = {
-    {mb, 3, 16, 1, 1, 1, 4, swish},  {mb, 3, 24, 6, 2, 2, 4, swish},  {mb, 5, 40, 6, 2, 2, 4, swish},
-    {mb, 3, 80, 6, 2, 3, 4, swish},  {mb, 5, 112, 6, 1, 3, 4, swish}, {mb, 5, 192, 6, 2, 4, 4, swish},
-    {mb, 3, 320, 6, 1, 1, 4, swish},
-};
+const std::vector<IRStage>& efficientnet_stages() {
+  // Built on first use: the activations it copies are other files' globals.
+  static const std::vector<IRStage> table = {
+      {mb, 3, 16, 1, 1, 1, 4, swish},  {mb, 3, 24, 6, 2, 2, 4, swish},  {mb, 5, 40, 6, 2, 2, 4, swish},
+      {mb, 3, 80, 6, 2, 3, 4, swish},  {mb, 5, 112, 6, 1, 3, 4, swish}, {mb, 5, 192, 6, 2, 4, 4, swish},
+      {mb, 3, 320, 6, 1, 1, 4, swish},
+  };
+  return table;
+}
 
 struct V1Size {
   int64_t imsize;
@@ -40,51 +44,55 @@ struct V2Config {
   std::vector<IRStage> stages;
 };
 
-const std::map<std::string, V2Config> efficientnetv2_configs = {
-    {"small",
-     {384, 0.2,
-      {{fused, 3, 24, 1, 1, 2, no_se, swish},
-       {fused, 3, 48, 4, 2, 4, no_se, swish},
-       {fused, 3, 64, 4, 2, 4, no_se, swish},
-       {mb, 3, 128, 4, 2, 6, 4, swish},
-       {mb, 3, 160, 6, 1, 9, 4, swish},
-       {mb, 3, 256, 6, 2, 15, 4, swish}}}},
-    {"medium",
-     {480, 0.3,
-      {{fused, 3, 24, 1, 1, 3, no_se, swish},
-       {fused, 3, 48, 4, 2, 5, no_se, swish},
-       {fused, 3, 80, 4, 2, 5, no_se, swish},
-       {mb, 3, 160, 4, 2, 7, 4, swish},
-       {mb, 3, 176, 6, 1, 14, 4, swish},
-       {mb, 3, 304, 6, 2, 18, 4, swish},
-       {mb, 3, 512, 6, 1, 5, 4, swish}}}},
-    {"large",
-     {480, 0.4,
-      {{fused, 3, 32, 1, 1, 4, no_se, swish},
-       {fused, 3, 64, 4, 2, 7, no_se, swish},
-       {fused, 3, 96, 4, 2, 7, no_se, swish},
-       {mb, 3, 192, 4, 2, 10, 4, swish},
-       {mb, 3, 224, 6, 1, 19, 4, swish},
-       {mb, 3, 384, 6, 2, 25, 4, swish},
-       {mb, 3, 640, 6, 1, 7, 4, swish}}}},
-    {"xlarge",
-     {512, 0.4,
-      {{fused, 3, 32, 1, 1, 4, no_se, swish},
-       {fused, 3, 64, 4, 2, 8, no_se, swish},
-       {fused, 3, 96, 4, 2, 8, no_se, swish},
-       {mb, 3, 192, 4, 2, 16, 4, swish},
-       {mb, 3, 256, 6, 1, 24, 4, swish},
-       {mb, 3, 512, 6, 2, 32, 4, swish},
-       {mb, 3, 640, 6, 1, 8, 4, swish}}}},
-};
+const std::map<std::string, V2Config>& efficientnetv2_configs() {
+  // Built on first use: the activations it copies are other files' globals.
+  static const std::map<std::string, V2Config> table = {
+      {"small",
+       {384, 0.2,
+        {{fused, 3, 24, 1, 1, 2, no_se, swish},
+         {fused, 3, 48, 4, 2, 4, no_se, swish},
+         {fused, 3, 64, 4, 2, 4, no_se, swish},
+         {mb, 3, 128, 4, 2, 6, 4, swish},
+         {mb, 3, 160, 6, 1, 9, 4, swish},
+         {mb, 3, 256, 6, 2, 15, 4, swish}}}},
+      {"medium",
+       {480, 0.3,
+        {{fused, 3, 24, 1, 1, 3, no_se, swish},
+         {fused, 3, 48, 4, 2, 5, no_se, swish},
+         {fused, 3, 80, 4, 2, 5, no_se, swish},
+         {mb, 3, 160, 4, 2, 7, 4, swish},
+         {mb, 3, 176, 6, 1, 14, 4, swish},
+         {mb, 3, 304, 6, 2, 18, 4, swish},
+         {mb, 3, 512, 6, 1, 5, 4, swish}}}},
+      {"large",
+       {480, 0.4,
+        {{fused, 3, 32, 1, 1, 4, no_se, swish},
+         {fused, 3, 64, 4, 2, 7, no_se, swish},
+         {fused, 3, 96, 4, 2, 7, no_se, swish},
+         {mb, 3, 192, 4, 2, 10, 4, swish},
+         {mb, 3, 224, 6, 1, 19, 4, swish},
+         {mb, 3, 384, 6, 2, 25, 4, swish},
+         {mb, 3, 640, 6, 1, 7, 4, swish}}}},
+      {"xlarge",
+       {512, 0.4,
+        {{fused, 3, 32, 1, 1, 4, no_se, swish},
+         {fused, 3, 64, 4, 2, 8, no_se, swish},
+         {fused, 3, 96, 4, 2, 8, no_se, swish},
+         {mb, 3, 192, 4, 2, 16, 4, swish},
+         {mb, 3, 256, 6, 1, 24, 4, swish},
+         {mb, 3, 512, 6, 2, 32, 4, swish},
+         {mb, 3, 640, 6, 1, 8, 4, swish}}}},
+  };
+  return table;
+}
 
 }  // namespace
 
 flux::Chain efficientnet(const std::string& config, const EfficientNetOptions& o) {
   const auto& s = detail::lookup_config(efficientnet_sizes, "efficientnet", config);
-  const int64_t last = scaled_planes(static_cast<double>(efficientnet_stages.back().outplanes), s.width_mult);
+  const int64_t last = scaled_planes(static_cast<double>(efficientnet_stages().back().outplanes), s.width_mult);
   const double momentum = s.bn_eps == 1e-3 ? 0.01 : 0.1;
-  return build_invresmodel(efficientnet_stages,
+  return build_invresmodel(efficientnet_stages(),
                            {.width_mult = s.width_mult,
                             .depth_mult = s.depth_mult,
                             .inplanes = 32,
@@ -98,7 +106,7 @@ flux::Chain efficientnet(const std::string& config, const EfficientNetOptions& o
 }
 
 flux::Chain efficientnetv2(const std::string& config, const EfficientNetOptions& o) {
-  const auto& c = detail::lookup_config(efficientnetv2_configs, "efficientnetv2", config);
+  const auto& c = detail::lookup_config(efficientnetv2_configs(), "efficientnetv2", config);
   return build_invresmodel(c.stages, {.inplanes = c.stages.front().outplanes,
                                       .stem_activation = swish,
                                       .norm_layer = o.norm_layer.value_or(layers::batch_norm({.eps = 1e-3})),
@@ -111,7 +119,7 @@ flux::Chain efficientnetv2(const std::string& config, const EfficientNetOptions&
 
 int64_t efficientnet_imsize(const std::string& config) {
   if (efficientnet_sizes.count(config)) return efficientnet_sizes.at(config).imsize;
-  return detail::lookup_config(efficientnetv2_configs, "efficientnet_imsize", config).imsize;
+  return detail::lookup_config(efficientnetv2_configs(), "efficientnet_imsize", config).imsize;
 }
 
 EfficientNet::EfficientNet(const std::string& config, const ModelOptions& o)
@@ -135,7 +143,7 @@ std::vector<ModelInfo> efficientnet_entries() {
                    [c = c](const ModelOptions& o) { return EfficientNet(c, o); }});
   }
   for (auto [c, suffix] : {std::pair{"small", "s"}, {"medium", "m"}, {"large", "l"}, {"xlarge", "xl"}}) {
-    const int64_t size = efficientnetv2_configs.at(c).imsize;
+    const int64_t size = efficientnetv2_configs().at(c).imsize;
     std::string tv = std::string("efficientnet_v2_") + suffix, tf = std::string("tf_efficientnetv2_") + suffix;
     const bool xl = std::string(c) == "xlarge";
     out.push_back({xl ? tf : tv, {xl ? tv : tf}, "EfficientNetv2", xl ? "timm" : "torchvision", {size, size},

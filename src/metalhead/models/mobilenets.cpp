@@ -18,17 +18,25 @@ constexpr auto mb = IRBlock::mbconv;
 constexpr std::nullopt_t no_se = std::nullopt;
 
 // {block, kernel, outplanes, expansion, stride, repeats, SE reduction, activation}
-const std::vector<IRStage> mobilenetv1_stages = {
-    {dwsep, 3, 64, 1, 1, 1, no_se, relu6},   {dwsep, 3, 128, 1, 2, 2, no_se, relu6},
-    {dwsep, 3, 256, 1, 2, 2, no_se, relu6},  {dwsep, 3, 512, 1, 2, 6, no_se, relu6},
-    {dwsep, 3, 1024, 1, 2, 2, no_se, relu6},
-};
+const std::vector<IRStage>& mobilenetv1_stages() {
+  // Built on first use: the activations it copies are other files' globals.
+  static const std::vector<IRStage> table = {
+      {dwsep, 3, 64, 1, 1, 1, no_se, relu6},   {dwsep, 3, 128, 1, 2, 2, no_se, relu6},
+      {dwsep, 3, 256, 1, 2, 2, no_se, relu6},  {dwsep, 3, 512, 1, 2, 6, no_se, relu6},
+      {dwsep, 3, 1024, 1, 2, 2, no_se, relu6},
+  };
+  return table;
+}
 
-const std::vector<IRStage> mobilenetv2_stages = {
-    {mb, 3, 16, 1, 1, 1, no_se, relu6},  {mb, 3, 24, 6, 2, 2, no_se, relu6},  {mb, 3, 32, 6, 2, 3, no_se, relu6},
-    {mb, 3, 64, 6, 2, 4, no_se, relu6},  {mb, 3, 96, 6, 1, 3, no_se, relu6},  {mb, 3, 160, 6, 2, 3, no_se, relu6},
-    {mb, 3, 320, 6, 1, 1, no_se, relu6},
-};
+const std::vector<IRStage>& mobilenetv2_stages() {
+  // Built on first use: the activations it copies are other files' globals.
+  static const std::vector<IRStage> table = {
+      {mb, 3, 16, 1, 1, 1, no_se, relu6},  {mb, 3, 24, 6, 2, 2, no_se, relu6},  {mb, 3, 32, 6, 2, 3, no_se, relu6},
+      {mb, 3, 64, 6, 2, 4, no_se, relu6},  {mb, 3, 96, 6, 1, 3, no_se, relu6},  {mb, 3, 160, 6, 2, 3, no_se, relu6},
+      {mb, 3, 320, 6, 1, 1, no_se, relu6},
+  };
+  return table;
+}
 
 struct V3Config {
   int64_t hidden;  // the classifier's hidden Dense
@@ -36,68 +44,76 @@ struct V3Config {
 };
 
 // Expansions are ratios of the block's inplanes (3.67 · 24 rounds to torchvision's 88).
-const std::map<std::string, V3Config> mobilenetv3_configs = {
-    {"small",
-     {1024,
-      {{mb, 3, 16, 1, 2, 1, 4, relu},
-       {mb, 3, 24, 4.5, 2, 1, no_se, relu},
-       {mb, 3, 24, 3.67, 1, 1, no_se, relu},
-       {mb, 5, 40, 4, 2, 1, 4, hardswish},
-       {mb, 5, 40, 6, 1, 2, 4, hardswish},
-       {mb, 5, 48, 3, 1, 2, 4, hardswish},
-       {mb, 5, 96, 6, 2, 3, 4, hardswish}}}},
-    {"large",
-     {1280,
-      {{mb, 3, 16, 1, 1, 1, no_se, relu},
-       {mb, 3, 24, 4, 2, 1, no_se, relu},
-       {mb, 3, 24, 3, 1, 1, no_se, relu},
-       {mb, 5, 40, 3, 2, 3, 4, relu},
-       {mb, 3, 80, 6, 2, 1, no_se, hardswish},
-       {mb, 3, 80, 2.5, 1, 1, no_se, hardswish},
-       {mb, 3, 80, 2.3, 1, 2, no_se, hardswish},
-       {mb, 3, 112, 6, 1, 2, 4, hardswish},
-       {mb, 5, 160, 6, 2, 3, 4, hardswish}}}},
-};
+const std::map<std::string, V3Config>& mobilenetv3_configs() {
+  // Built on first use: the activations it copies are other files' globals.
+  static const std::map<std::string, V3Config> table = {
+      {"small",
+       {1024,
+        {{mb, 3, 16, 1, 2, 1, 4, relu},
+         {mb, 3, 24, 4.5, 2, 1, no_se, relu},
+         {mb, 3, 24, 3.67, 1, 1, no_se, relu},
+         {mb, 5, 40, 4, 2, 1, 4, hardswish},
+         {mb, 5, 40, 6, 1, 2, 4, hardswish},
+         {mb, 5, 48, 3, 1, 2, 4, hardswish},
+         {mb, 5, 96, 6, 2, 3, 4, hardswish}}}},
+      {"large",
+       {1280,
+        {{mb, 3, 16, 1, 1, 1, no_se, relu},
+         {mb, 3, 24, 4, 2, 1, no_se, relu},
+         {mb, 3, 24, 3, 1, 1, no_se, relu},
+         {mb, 5, 40, 3, 2, 3, 4, relu},
+         {mb, 3, 80, 6, 2, 1, no_se, hardswish},
+         {mb, 3, 80, 2.5, 1, 1, no_se, hardswish},
+         {mb, 3, 80, 2.3, 1, 2, no_se, hardswish},
+         {mb, 3, 112, 6, 1, 2, 4, hardswish},
+         {mb, 5, 160, 6, 2, 3, 4, hardswish}}}},
+  };
+  return table;
+}
 
 struct MNASNetConfig {
   int64_t inplanes;
   std::vector<IRStage> stages;
 };
 
-const std::map<std::string, MNASNetConfig> mnasnet_configs = {
-    {"B1",
-     {32,
-      {{dwsep, 3, 16, 1, 1, 1, no_se, relu},
-       {mb, 3, 24, 3, 2, 3, no_se, relu},
-       {mb, 5, 40, 3, 2, 3, no_se, relu},
-       {mb, 5, 80, 6, 2, 3, no_se, relu},
-       {mb, 3, 96, 6, 1, 2, no_se, relu},
-       {mb, 5, 192, 6, 2, 4, no_se, relu},
-       {mb, 3, 320, 6, 1, 1, no_se, relu}}}},
-    {"A1",
-     {32,
-      {{dwsep, 3, 16, 1, 1, 1, no_se, relu},
-       {mb, 3, 24, 6, 2, 2, no_se, relu},
-       {mb, 5, 40, 3, 2, 3, 4, relu},
-       {mb, 3, 80, 6, 2, 4, no_se, relu},
-       {mb, 3, 112, 6, 1, 2, 4, relu},
-       {mb, 5, 160, 6, 2, 3, 4, relu},
-       {mb, 3, 320, 6, 1, 1, no_se, relu}}}},
-    {"small",
-     {8,
-      {{dwsep, 3, 8, 1, 1, 1, no_se, relu},
-       {mb, 3, 16, 3, 2, 1, no_se, relu},
-       {mb, 3, 16, 6, 2, 2, no_se, relu},
-       {mb, 5, 32, 6, 2, 4, 4, relu},
-       {mb, 3, 32, 6, 1, 3, 4, relu},
-       {mb, 5, 88, 6, 2, 3, 4, relu},
-       {mb, 3, 144, 6, 1, 1, no_se, relu}}}},
-};
+const std::map<std::string, MNASNetConfig>& mnasnet_configs() {
+  // Built on first use: the activations it copies are other files' globals.
+  static const std::map<std::string, MNASNetConfig> table = {
+      {"B1",
+       {32,
+        {{dwsep, 3, 16, 1, 1, 1, no_se, relu},
+         {mb, 3, 24, 3, 2, 3, no_se, relu},
+         {mb, 5, 40, 3, 2, 3, no_se, relu},
+         {mb, 5, 80, 6, 2, 3, no_se, relu},
+         {mb, 3, 96, 6, 1, 2, no_se, relu},
+         {mb, 5, 192, 6, 2, 4, no_se, relu},
+         {mb, 3, 320, 6, 1, 1, no_se, relu}}}},
+      {"A1",
+       {32,
+        {{dwsep, 3, 16, 1, 1, 1, no_se, relu},
+         {mb, 3, 24, 6, 2, 2, no_se, relu},
+         {mb, 5, 40, 3, 2, 3, 4, relu},
+         {mb, 3, 80, 6, 2, 4, no_se, relu},
+         {mb, 3, 112, 6, 1, 2, 4, relu},
+         {mb, 5, 160, 6, 2, 3, 4, relu},
+         {mb, 3, 320, 6, 1, 1, no_se, relu}}}},
+      {"small",
+       {8,
+        {{dwsep, 3, 8, 1, 1, 1, no_se, relu},
+         {mb, 3, 16, 3, 2, 1, no_se, relu},
+         {mb, 3, 16, 6, 2, 2, no_se, relu},
+         {mb, 5, 32, 6, 2, 4, 4, relu},
+         {mb, 3, 32, 6, 1, 3, 4, relu},
+         {mb, 5, 88, 6, 2, 3, 4, relu},
+         {mb, 3, 144, 6, 1, 1, no_se, relu}}}},
+  };
+  return table;
+}
 
 }  // namespace
 
 flux::Chain mobilenetv1(const MobileNetv1Options& o) {
-  return build_invresmodel(mobilenetv1_stages, {.width_mult = o.width_mult,
+  return build_invresmodel(mobilenetv1_stages(), {.width_mult = o.width_mult,
                                                 .inplanes = o.inplanes,
                                                 .stem_activation = relu6,
                                                 .dropout_prob = o.dropout_prob,
@@ -106,7 +122,7 @@ flux::Chain mobilenetv1(const MobileNetv1Options& o) {
 }
 
 flux::Chain mobilenetv2(const MobileNetv2Options& o) {
-  return build_invresmodel(mobilenetv2_stages,
+  return build_invresmodel(mobilenetv2_stages(),
                            {.width_mult = o.width_mult,
                             .inplanes = o.inplanes,
                             .stem_activation = relu6,
@@ -117,7 +133,7 @@ flux::Chain mobilenetv2(const MobileNetv2Options& o) {
 }
 
 flux::Chain mobilenetv3(const std::string& config, const MobileNetv3Options& o) {
-  const auto& c = detail::lookup_config(mobilenetv3_configs, "mobilenetv3", config);
+  const auto& c = detail::lookup_config(mobilenetv3_configs(), "mobilenetv3", config);
   const int64_t last = scaled_planes(static_cast<double>(c.stages.back().outplanes), o.width_mult);
   return build_invresmodel(c.stages, {.width_mult = o.width_mult,
                                       .inplanes = 16,
@@ -135,7 +151,7 @@ flux::Chain mobilenetv3(const std::string& config, const MobileNetv3Options& o) 
 }
 
 flux::Chain mnasnet(const std::string& config, const MNASNetOptions& o) {
-  const auto& c = detail::lookup_config(mnasnet_configs, "mnasnet", config);
+  const auto& c = detail::lookup_config(mnasnet_configs(), "mnasnet", config);
   return build_invresmodel(c.stages, {.width_mult = o.width_mult,
                                       .inplanes = c.inplanes,
                                       .norm_layer = layers::batch_norm({.momentum = 3e-4}),

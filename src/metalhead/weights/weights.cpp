@@ -132,27 +132,34 @@ LoadReport load_weights(Model& model, const std::filesystem::path& path, const L
   std::unordered_map<std::string, size_t> by_name;
   for (size_t i = 0; i < file.size(); ++i) by_name.emplace(file[i].first, i);
 
-  // Our key → the file's key under each naming the family has; the best fit wins.
+  // For each naming the family has: our key → the file's key (by name, never by
+  // position); the naming that finds most of the file's tensors wins.
   const NamedTensors ours = our_tensors(model);
-  auto coverage = [&](const std::vector<std::string>& keys) {
-    return std::count_if(keys.begin(), keys.end(), [&](const auto& k) { return by_name.count(k) > 0; });
-  };
-  std::map<Naming, std::vector<std::string>> candidates;
+  std::map<Naming, std::unordered_map<std::string, std::string>> candidates;
   for (Naming n : {Naming::metalhead, Naming::torchvision, Naming::timm}) {
     if (options.naming != Naming::automatic && options.naming != n) continue;
+    auto refuse = [&](const std::string& why) {
+      throw std::invalid_argument(where + ": " + naming_name(n) + "'s names do not fit this " + model->type_name + why);
+    };
     if (!has_naming(model, n)) {
-      if (options.naming == n) {
-        throw std::invalid_argument(where + ": " + naming_name(n) + " has no " + model->type_name + "; its names cannot be used");
-      }
+      if (options.naming == n) refuse("");
       continue;
     }
     auto& keys = candidates[n];
     if (n == Naming::metalhead) {
-      for (const auto& [name, t] : ours) keys.push_back(name);
-    } else {
-      for (auto& k : key_map(model, n)) keys.push_back(k.theirs);
+      for (const auto& [name, t] : ours) keys.emplace(name, name);
+      continue;
+    }
+    try {
+      for (auto& k : key_map(model, n)) keys.emplace(k.ours, k.theirs);
+    } catch (const std::logic_error& e) {  // a configuration the original does not have
+      candidates.erase(n);
+      if (options.naming == n) refuse(std::string(" configuration: ") + e.what());
     }
   }
+  auto coverage = [&](const std::unordered_map<std::string, std::string>& keys) {
+    return std::count_if(keys.begin(), keys.end(), [&](const auto& k) { return by_name.count(k.second) > 0; });
+  };
   LoadReport report{.file = path.string()};
   long best = -1;
   for (const auto& [n, keys] : candidates) {
@@ -170,7 +177,9 @@ LoadReport load_weights(Model& model, const std::filesystem::path& path, const L
   std::set<std::string> used;
   for (size_t i = 0; i < ours.size(); ++i) {
     const auto& [name, target] = ours[i];
-    const std::string& key = keys[i];
+    auto named = keys.find(name);
+    if (named == keys.end()) throw std::logic_error(where + ": no " + naming_name(report.naming) + " name for " + name);
+    const std::string& key = named->second;
     auto it = by_name.find(key);
     if (it == by_name.end()) {
       report.missing.push_back(key == name ? name : key + " (our " + name + ")");
