@@ -54,6 +54,18 @@ def _int16():
     return torch.int16
 
 
+# Registry name -> timm's name, where they differ.
+TIMM_NAMES = {
+    "vit_b_16": "vit_base_patch16_224", "vit_b_32": "vit_base_patch32_224",
+    "vit_l_16": "vit_large_patch16_224", "vit_l_32": "vit_large_patch32_224",
+    "vit_h_14": "vit_huge_patch14_224",
+    "efficientnet_b8": "tf_efficientnet_b8",  # timm's b8 weights are the TF port's
+    "efficientnet_v2_s": "tf_efficientnetv2_s", "efficientnet_v2_m": "tf_efficientnetv2_m",
+    "efficientnet_v2_l": "tf_efficientnetv2_l",
+    "mnasnet1_0": "mnasnet_100",
+}
+
+
 def torchvision_model(name, **kwargs):
     """torchvision's builder for one of our registry names. GoogLeNet and Inception v3
     without their auxiliary heads (ours have none)."""

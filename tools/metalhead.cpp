@@ -1,30 +1,118 @@
-// metalhead — the command-line tool. For now: version and help.
-#include <cstring>
+// metalhead — the command-line tool: `metalhead list`, `metalhead summary MODEL`.
+//
+// Conventions: --help on every subcommand; results to stdout (--json for scripts),
+// errors to stderr as `metalhead <command>: <message>`; exit status 0 on success,
+// 1 when the command fails, 2 for a usage error.
+#include <metalhead/flops.h>
+#include <metalhead/metalhead.h>
+
+#include <CLI/CLI.hpp>
+#include <flux/init.h>
+#include <flux/printing.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iomanip>
 #include <iostream>
+#include <optional>
 
 namespace {
-constexpr const char* kUsage =
-    "metalhead " METALHEAD_VERSION " — Flux's layers and Metalhead's models in C++\n"
-    "\n"
-    "Usage: metalhead [--help] [--version]\n"
-    "\n"
-    "  --help      show this help\n"
-    "  --version   print the version\n";
+
+using nlohmann::json;
+
+int64_t parameter_count(const metalhead::ModelInfo& info) {
+  std::optional<flux::SkipInit> skip;
+  if (info.family != "UNet") skip.emplace();  // UNet probes its backbone with a real forward
+  return flux::parameter_count(*info.build({}).ptr());
+}
+
+std::string size_string(const std::vector<int64_t>& s) { return std::to_string(s.at(0)) + "×" + std::to_string(s.at(1)); }
+
+// metalhead list [FILTER] [--json]
+void add_list(CLI::App& app) {
+  auto* cmd = app.add_subcommand("list", "every registry model with its parameter count and GFLOPs");
+  auto filter = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  cmd->add_option("filter", *filter, "only names containing this text");
+  cmd->add_flag("--json", *as_json, "one JSON array instead of a table");
+  cmd->callback([=] {
+    json rows = json::array();
+    if (!*as_json) {
+      std::cout << std::left << std::setw(30) << "model" << std::setw(18) << "family" << std::setw(12) << "source"
+                << std::right << std::setw(14) << "parameters" << std::setw(10) << "GFLOPs" << "  input\n";
+    }
+    for (const auto& name : metalhead::list_models(*filter)) {
+      const auto& info = metalhead::model_info(name);
+      const int64_t params = parameter_count(info);
+      const double g = metalhead::gflops(name);
+      if (*as_json) {
+        rows.push_back({{"name", name}, {"aliases", info.aliases}, {"family", info.family}, {"source", info.source},
+                        {"parameters", params}, {"gflops", g}, {"input_size", info.input_size}});
+      } else {
+        char gf[32];
+        std::snprintf(gf, sizeof gf, "%.2f", g);
+        std::cout << std::left << std::setw(30) << name << std::setw(18) << info.family << std::setw(12) << info.source
+                  << std::right << std::setw(14) << params << std::setw(10) << gf << "  " << size_string(info.input_size)
+                  << "\n";
+      }
+    }
+    if (*as_json) std::cout << rows.dump(2) << "\n";
+  });
+}
+
+// metalhead summary MODEL [--input-size H W] [--inchannels C] [--nclasses N] [--json]
+void add_summary(CLI::App& app) {
+  auto* cmd = app.add_subcommand("summary", "a model's structure as Flux prints it, its output shape and totals");
+  struct Args {
+    std::string model;
+    std::vector<int64_t> input_size;
+    int64_t inchannels = 3, nclasses = 1000;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("model", a->model, "a registry name (see `metalhead list`)")->required();
+  cmd->add_option("--input-size", a->input_size, "H W (default: the model's own)")->expected(2);
+  cmd->add_option("--inchannels", a->inchannels, "input channels")->check(CLI::PositiveNumber);
+  cmd->add_option("--nclasses", a->nclasses, "classes")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", a->json, "totals as JSON instead of the printed structure");
+  cmd->callback([a] {
+    const auto& info = metalhead::model_info(a->model);
+    const auto size = a->input_size.empty() ? info.input_size : a->input_size;
+    metalhead::Model m = info.build({.inchannels = a->inchannels, .nclasses = a->nclasses});
+    torch::NoGradGuard no_grad;
+    m.ptr()->eval();
+    const auto out = m(torch::zeros({1, a->inchannels, size[0], size[1]}));
+    const int64_t params = flux::parameter_count(*m.ptr());
+    const double g = static_cast<double>(metalhead::multiply_adds(m, size)) / 1e9;
+    if (a->json) {
+      std::cout << json{{"name", info.name}, {"family", info.family}, {"parameters", params}, {"gflops", g},
+                        {"input", {1, a->inchannels, size[0], size[1]}}, {"output", out.sizes().vec()}}
+                       .dump(2)
+                << "\n";
+      return;
+    }
+    std::cout << *m.ptr() << "\n\ninput  [1, " << a->inchannels << ", " << size[0] << ", " << size[1] << "]\noutput "
+              << flux::shape_string(out) << "\n" << params << " parameters, " << std::fixed << std::setprecision(2) << g
+              << " GFLOPs (multiply-adds) at " << size_string(size) << "\n";
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::cout << kUsage;
-      return 0;
-    }
-    if (!std::strcmp(argv[i], "--version")) {
-      std::cout << "metalhead " METALHEAD_VERSION "\n";
-      return 0;
-    }
-    std::cerr << "metalhead: unknown argument '" << argv[i] << "'\n\n" << kUsage;
-    return 2;
+  CLI::App app{"metalhead " METALHEAD_VERSION " — Flux's layers and Metalhead's models in C++", "metalhead"};
+  app.set_version_flag("--version", "metalhead " METALHEAD_VERSION);
+  app.require_subcommand(1);
+  add_list(app);
+  add_summary(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help and --version exit 0; usage errors 2
+  } catch (const std::exception& e) {
+    const auto* sub = app.get_subcommands().empty() ? nullptr : app.get_subcommands().front();
+    std::cerr << "metalhead" << (sub ? " " + sub->get_name() : std::string()) << ": " << e.what() << "\n";
+    return 1;
   }
-  std::cout << kUsage;
   return 0;
 }

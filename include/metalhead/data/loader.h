@@ -1,0 +1,83 @@
+// loader.h — batches of an in-memory image data set, prepared by background threads.
+//
+//   metalhead::data::DataLoader loader(train, {.batch_size = 128, .shuffle = true, .seed = 1,
+//                                              .augment = {.pad_crop = 4, .hflip = true,
+//                                                          .mean = {0.286}, .std = {0.353}}});
+//   loader.start_epoch(epoch);
+//   while (auto batch = loader.next()) step(batch->images, batch->labels);
+//
+// Deterministic: the order of an epoch and every random crop and flip follow from
+// (seed, epoch, sample) alone, never from thread timing, so a run resumed at an epoch
+// sees exactly the batches an uninterrupted run sees.
+#pragma once
+
+#include <metalhead/data/idx.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace metalhead::data {
+
+struct Augment {
+  int64_t pad_crop = 0;      // random crop of the image padded by this many zero pixels
+  bool hflip = false;        // random horizontal flip
+  std::vector<double> mean;  // per channel (one value: all channels), on [0, 1] pixels
+  std::vector<double> std;
+};
+
+struct LoaderOptions {
+  int64_t batch_size = 64;
+  bool shuffle = false;
+  uint64_t seed = 0;
+  int workers = 2;           // threads preparing batches
+  int prefetch = 4;          // batches prepared ahead
+  bool drop_last = false;
+  Augment augment;           // crop and flip only when `train`; normalisation always
+  bool train = false;
+};
+
+struct Batch {
+  at::Tensor images;  // [B, C, H, W] float32
+  at::Tensor labels;  // [B] int64
+};
+
+class DataLoader {
+ public:
+  DataLoader(LabelledImages data, LoaderOptions options);
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  /// Begins epoch `epoch` (any order; each one is reproducible on its own).
+  void start_epoch(int64_t epoch);
+  /// The next batch of the epoch, or nullopt at its end.
+  std::optional<Batch> next();
+
+  int64_t size() const { return data_.labels.size(0); }
+  int64_t batches_per_epoch() const;
+  const LabelledImages& data() const { return data_; }
+
+ private:
+  Batch make_batch(const std::vector<int64_t>& ids, int64_t epoch) const;
+  void stop_workers();
+
+  LabelledImages data_;
+  LoaderOptions options_;
+  std::vector<int64_t> order_;
+  int64_t epoch_ = 0, batches_ = 0, next_ = 0;
+
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::map<int64_t, Batch> done_;  // finished batches by index
+  int64_t claimed_ = 0;            // next batch index a worker takes
+  uint64_t generation_ = 0;        // start_epoch calls so far
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace metalhead::data

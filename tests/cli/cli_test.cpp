@@ -1,0 +1,84 @@
+// The `metalhead` program as a user runs it: exit codes, stdout/stderr, --json.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+
+namespace {
+
+struct Run {
+  int status;
+  std::string out, err;
+};
+
+Run run(const std::string& args) {
+  const std::string err_file = testing::TempDir() + "metalhead-cli-stderr";
+  const std::string cmd = std::string(METALHEAD_CLI) + " " + args + " 2>" + err_file;
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  FILE* e = std::fopen(err_file.c_str(), "r");
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), e)) r.err.append(buf.data(), n);
+  std::fclose(e);
+  return r;
+}
+
+}  // namespace
+
+TEST(Cli, HelpAndVersion) {
+  auto help = run("--help");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("list"), std::string::npos);
+  EXPECT_NE(help.out.find("summary"), std::string::npos);
+  for (const char* sub : {"list --help", "summary --help"}) EXPECT_EQ(run(sub).status, 0) << sub;
+  auto version = run("--version");
+  EXPECT_EQ(version.status, 0);
+  EXPECT_NE(version.out.find("metalhead"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(run("").status, 2);                               // no subcommand
+  EXPECT_EQ(run("list --no-such-flag").status, 2);
+  EXPECT_EQ(run("summary").status, 2);                        // MODEL is required
+  EXPECT_EQ(run("summary resnet18 --input-size 64").status, 2);  // H and W
+  EXPECT_EQ(run("summary resnet18 --inchannels 0").status, 2);
+}
+
+TEST(Cli, FailuresExitWithOneAndSayWhy) {
+  auto r = run("summary resnet5O");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_NE(r.err.find("metalhead summary: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown model 'resnet5O'"), std::string::npos) << r.err;
+  auto other = run("summary vit_b_16 --input-size 32 32");  // the registry's ViT is built for 224²
+  EXPECT_EQ(other.status, 1);
+  EXPECT_NE(other.err.find("expected [N, 197, 768] tokens"), std::string::npos) << other.err;
+}
+
+TEST(Cli, ListAsJson) {
+  auto r = run("list resnet18 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto rows = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rows.size(), 2u);  // resnet18, seresnet18
+  const auto& r18 = rows[0];
+  EXPECT_EQ(r18["name"], "resnet18");
+  EXPECT_EQ(r18["parameters"], 11689512);  // torchvision's resnet18
+  EXPECT_NEAR(r18["gflops"].get<double>(), 1.81, 0.01);  // torchvision's documented GFLOPS
+  EXPECT_EQ(r18["input_size"], nlohmann::json::array({224, 224}));
+}
+
+TEST(Cli, SummaryPrintsTheStructureAndTotals) {
+  auto r = run("summary resnet18 --nclasses 10 --inchannels 1 --input-size 64 64");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("ResNet("), std::string::npos);
+  EXPECT_NE(r.out.find("output [1, 10]"), std::string::npos) << r.out;
+  auto j = nlohmann::json::parse(run("summary resnet18 --json").out);
+  EXPECT_EQ(j["parameters"], 11689512);
+  EXPECT_EQ(j["output"], nlohmann::json::array({1, 1000}));
+}

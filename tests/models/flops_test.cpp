@@ -1,0 +1,35 @@
+// Multiply-adds: hand-computed layers, and torchvision's documented GFLOPS per model.
+#include <gtest/gtest.h>
+#include <metalhead/flops.h>
+#include <metalhead/metalhead.h>
+
+#include <torch/torch.h>
+
+TEST(Flops, HandComputedLayers) {
+  flux::Conv conv({3, 3}, {3, 8}, flux::identity, {.pad = 1});
+  // 8 × 10 × 10 outputs, each 3 × 3 × 3 multiply-adds.
+  EXPECT_EQ(metalhead::count_multiply_adds([&] { conv(torch::zeros({1, 3, 10, 10})); }), 8 * 10 * 10 * 27);
+  flux::Conv grouped({3, 3}, {4, 8}, flux::identity, {.stride = 2, .groups = 2});
+  // 8 × 4 × 4 outputs (10 → 4 with stride 2, no pad), each 2 × 3 × 3.
+  EXPECT_EQ(metalhead::count_multiply_adds([&] { grouped(torch::zeros({1, 4, 10, 10})); }), 8 * 4 * 4 * 18);
+  flux::Dense dense({5, 2});
+  EXPECT_EQ(metalhead::count_multiply_adds([&] { dense(torch::zeros({3, 5})); }), 3 * 5 * 2);
+  // Batched matrix products (attention): 4 × (6 × 7 × 8).
+  EXPECT_EQ(metalhead::count_multiply_adds([] { torch::matmul(torch::zeros({4, 6, 7}), torch::zeros({4, 7, 8})); }),
+            4 * 6 * 7 * 8);
+}
+
+TEST(Flops, MatchTorchvisionsDocumentedGflops) {
+  // torchvision's model table (GFLOPS at 224², 299² for inception_v3).
+  const std::vector<std::pair<std::string, double>> documented = {
+      {"resnet18", 1.81}, {"resnet50", 4.09}, {"alexnet", 0.71}, {"vgg16", 15.47}, {"mobilenet_v3_large", 0.22},
+      {"efficientnet_b0", 0.39}, {"vit_b_16", 17.56}, {"convnext_tiny", 4.46}};
+  for (const auto& [name, g] : documented) EXPECT_NEAR(metalhead::gflops(name), g, 0.02 * g + 0.005) << name;
+}
+
+TEST(Flops, WithWeightsEqualsWithout) {
+  auto m = metalhead::create_model("resnet18", {.nclasses = 10});
+  EXPECT_EQ(metalhead::multiply_adds(m, {64, 64}),
+            static_cast<int64_t>(std::llround(metalhead::gflops("resnet18", {64, 64}) * 1e9)) -
+                (1000 - 10) * 512);  // the registry model has 1000 classes
+}
