@@ -1,4 +1,4 @@
-// metalhead — the command-line tool: `metalhead list`, `metalhead summary MODEL`.
+// metalhead — the command-line tool: `metalhead list`, `summary MODEL`, `bench MODEL`.
 //
 // Conventions: --help on every subcommand; results to stdout (--json for scripts),
 // errors to stderr as `metalhead <command>: <message>`; exit status 0 on success,
@@ -6,11 +6,17 @@
 #include <metalhead/flops.h>
 #include <metalhead/metalhead.h>
 
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <CLI/CLI.hpp>
 #include <flux/init.h>
+#include <flux/memory.h>
 #include <flux/printing.h>
 #include <nlohmann/json.hpp>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/sgd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -97,14 +103,83 @@ void add_summary(CLI::App& app) {
   });
 }
 
+// metalhead bench MODEL [--batch-size B...] [--threads T] [--seconds S] [--input-size H W] [--json]
+void add_bench(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "forward (inference) and training-step images per second");
+  struct Args {
+    std::string model;
+    std::vector<int64_t> batch_sizes{1, 16}, input_size;
+    int threads = 0;
+    double seconds = 3;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("model", a->model, "a registry name")->required();
+  cmd->add_option("--batch-size", a->batch_sizes, "one or more batch sizes")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "intra-op threads (default: libtorch's)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seconds", a->seconds, "time per measurement")->check(CLI::PositiveNumber);
+  cmd->add_option("--input-size", a->input_size, "H W (default: the model's own)")->expected(2);
+  cmd->add_flag("--json", a->json, "one JSON object per measurement");
+  cmd->callback([a] {
+    if (a->threads > 0) at::set_num_threads(a->threads);
+    const auto& info = metalhead::model_info(a->model);
+    const auto size = a->input_size.empty() ? info.input_size : a->input_size;
+    metalhead::Model m = info.build({});
+    using clock = std::chrono::steady_clock;
+    // Runs `step` repeatedly for the time budget (after one warm-up call); images per second.
+    auto rate = [&](int64_t batch, const std::function<void()>& step) {
+      step();
+      int64_t n = 0;
+      const auto t0 = clock::now();
+      double elapsed = 0;
+      do {
+        step();
+        ++n;
+        elapsed = std::chrono::duration<double>(clock::now() - t0).count();
+      } while (elapsed < a->seconds);
+      return static_cast<double>(n * batch) / elapsed;
+    };
+    for (int64_t batch : a->batch_sizes) {
+      const auto x = torch::randn({batch, 3, size[0], size[1]});
+      const auto y = torch::randint(0, 1000, {batch});
+      m.ptr()->eval();
+      const double forward = rate(batch, [&] {
+        c10::InferenceMode guard;
+        m(x);
+      });
+      m.ptr()->train();
+      torch::optim::SGD opt(m.ptr()->parameters(), torch::optim::SGDOptions(1e-4).momentum(0.9));
+      const double train = rate(batch, [&] {
+        opt.zero_grad();
+        torch::nn::functional::cross_entropy(m(x), y).backward();
+        opt.step();
+      });
+      if (a->json) {
+        std::cout << json{{"model", info.name}, {"batch_size", batch}, {"input_size", size},
+                          {"threads", at::get_num_threads()}, {"forward_img_per_s", forward},
+                          {"train_img_per_s", train}}
+                         .dump()
+                  << "\n";
+      } else {
+        std::cout << info.name << "  batch " << batch << "  " << size_string(size) << "  threads "
+                  << at::get_num_threads() << "  forward " << std::fixed << std::setprecision(1) << forward
+                  << " img/s  training step " << train << " img/s\n";
+      }
+    }
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Large activations are otherwise page-faulted in afresh on every batch (flux/memory.h).
+  flux::reuse_freed_memory();
   CLI::App app{"metalhead " METALHEAD_VERSION " — Flux's layers and Metalhead's models in C++", "metalhead"};
   app.set_version_flag("--version", "metalhead " METALHEAD_VERSION);
   app.require_subcommand(1);
   add_list(app);
   add_summary(app);
+  add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <sstream>
 #include <string>
 #include <sys/wait.h>
 
@@ -36,7 +37,7 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("list"), std::string::npos);
   EXPECT_NE(help.out.find("summary"), std::string::npos);
-  for (const char* sub : {"list --help", "summary --help"}) EXPECT_EQ(run(sub).status, 0) << sub;
+  for (const char* sub : {"list --help", "summary --help", "bench --help"}) EXPECT_EQ(run(sub).status, 0) << sub;
   auto version = run("--version");
   EXPECT_EQ(version.status, 0);
   EXPECT_NE(version.out.find("metalhead"), std::string::npos);
@@ -81,4 +82,21 @@ TEST(Cli, SummaryPrintsTheStructureAndTotals) {
   auto j = nlohmann::json::parse(run("summary resnet18 --json").out);
   EXPECT_EQ(j["parameters"], 11689512);
   EXPECT_EQ(j["output"], nlohmann::json::array({1, 1000}));
+}
+
+TEST(Cli, BenchMeasuresForwardAndTrainingSteps) {
+  auto r = run("bench squeezenet1_1 --batch-size 2 4 --input-size 64 64 --threads 1 --seconds 0.2 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<int64_t> batches;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    batches.push_back(j["batch_size"]);
+    EXPECT_EQ(j["threads"], 1);
+    EXPECT_GT(j["forward_img_per_s"].get<double>(), 0);
+    EXPECT_GT(j["train_img_per_s"].get<double>(), 0);
+  }
+  EXPECT_EQ(batches, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(run("bench squeezenet1_1 --batch-size 0").status, 2);
 }
