@@ -5,11 +5,11 @@
 // 1 when the command fails, 2 for a usage error.
 #include <metalhead/flops.h>
 #include <metalhead/metalhead.h>
+#include <metalhead/placeholders.h>
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <CLI/CLI.hpp>
-#include <flux/init.h>
 #include <flux/memory.h>
 #include <flux/printing.h>
 #include <nlohmann/json.hpp>
@@ -20,17 +20,10 @@
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
-#include <optional>
 
 namespace {
 
 using nlohmann::json;
-
-int64_t parameter_count(const metalhead::ModelInfo& info) {
-  std::optional<flux::SkipInit> skip;
-  if (info.family != "UNet") skip.emplace();  // UNet probes its backbone with a real forward
-  return flux::parameter_count(*info.build({}).ptr());
-}
 
 std::string size_string(const std::vector<int64_t>& s) { return std::to_string(s.at(0)) + "×" + std::to_string(s.at(1)); }
 
@@ -49,7 +42,7 @@ void add_list(CLI::App& app) {
     }
     for (const auto& name : metalhead::list_models(*filter)) {
       const auto& info = metalhead::model_info(name);
-      const int64_t params = parameter_count(info);
+      const int64_t params = flux::parameter_count(*metalhead::placeholder_model(info).ptr());
       const double g = metalhead::gflops(name);
       if (*as_json) {
         rows.push_back({{"name", name}, {"aliases", info.aliases}, {"family", info.family}, {"source", info.source},

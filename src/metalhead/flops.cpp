@@ -1,10 +1,9 @@
 // flops.cpp — a RecordFunction observer that adds up the multiply-adds of the leaf
 // compute operators (convolution, mm, addmm, bmm, baddbmm), whatever device they run on.
 #include <metalhead/flops.h>
-#include <metalhead/registry.h>
+#include <metalhead/placeholders.h>
 
 #include <ATen/record_function.h>
-#include <flux/init.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <cstring>
@@ -62,33 +61,30 @@ int64_t multiply_adds(const Model& model, const std::vector<int64_t>& input_size
   if (input_size.size() != 2) throw std::invalid_argument("multiply_adds: input_size must be [H, W]");
   const auto p = model.ptr()->parameters();
   const auto options = p.empty() ? at::TensorOptions() : p.front().options().requires_grad(false);
-  return count_multiply_adds([&] {
+  // In the model's own mode (the count does not depend on it); BatchNorm statistics a
+  // training-mode call would move are put back.
+  std::vector<at::Tensor> buffers;
+  for (const auto& b : model.ptr()->buffers()) buffers.push_back(b.clone());
+  const int64_t n = count_multiply_adds([&] {
     torch::NoGradGuard no_grad;
-    const bool was_training = model.ptr()->is_training();
-    model.ptr()->eval();
     model(at::zeros({1, model->inchannels, input_size[0], input_size[1]}, options));
-    model.ptr()->train(was_training);
   });
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& b : model.ptr()->buffers()) b.copy_(buffers[i++]);
+  return n;
 }
 
 double gflops(const std::string& name, const std::vector<int64_t>& input_size) {
   const auto& info = model_info(name);
   const auto size = input_size.empty() ? info.input_size : input_size;
-  Model model = [&] {
-    // UNet probes its backbone with a real forward while being built.
-    std::optional<flux::SkipInit> skip;
-    if (info.family != "UNet") skip.emplace();
-    return info.build({});
-  }();
+  Model model = placeholder_model(info);
   // libtorch has no meta kernels for convolution, so the forward runs on the CPU, over
-  // uninitialised memory in place of SkipInit's placeholders: never written, its pages
-  // are not even allocated; only the arithmetic costs.
-  auto to_cpu = [](const at::Tensor& t) {
-    if (!t.is_meta()) return;
-    auto fresh = at::empty(t.sizes(), t.options().device(at::kCPU));
-    t.unsafeGetTensorImpl()->shallow_copy_from(fresh.getIntrusivePtr());
-  };
-  for (const auto& p : model.ptr()->parameters()) to_cpu(p);
+  // uninitialised memory in place of the placeholders: never written, its pages are
+  // not even allocated; only the arithmetic costs.
+  for (const auto& p : model.ptr()->parameters()) {
+    if (p.is_meta()) fill_placeholder(p, at::empty(p.sizes(), p.options().device(at::kCPU)));
+  }
   return static_cast<double>(multiply_adds(model, size)) / 1e9;
 }
 

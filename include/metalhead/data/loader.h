@@ -68,6 +68,7 @@ class DataLoader {
 
   LabelledImages data_;
   LoaderOptions options_;
+  at::Tensor mean_, std_;  // [C or 1, 1, 1], when normalising
   std::vector<int64_t> order_;
   int64_t epoch_ = 0, batches_ = 0, next_ = 0;
 

@@ -39,8 +39,8 @@ DataLoader::DataLoader(LabelledImages data, LoaderOptions options) : data_(std::
   if (options_.batch_size < 1) throw std::invalid_argument("DataLoader: batch_size must be positive");
   const int64_t c = data_.images.size(1);
   if (!options_.augment.mean.empty() || !options_.augment.std.empty()) {
-    per_channel(options_.augment.mean, c, "mean");
-    per_channel(options_.augment.std, c, "std");
+    mean_ = per_channel(options_.augment.mean, c, "mean");
+    std_ = per_channel(options_.augment.std, c, "std");
   }
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     workers_.emplace_back([this] {
@@ -128,9 +128,7 @@ Batch DataLoader::make_batch(const std::vector<int64_t>& ids, int64_t epoch) con
     }
     x = at::stack(out);
   }
-  if (!a.mean.empty()) {
-    x = (x - per_channel(a.mean, x.size(1), "mean")) / per_channel(a.std, x.size(1), "std");
-  }
+  if (mean_.defined()) x = (x - mean_) / std_;
   return {x.contiguous(), data_.labels.index_select(0, idx)};
 }
 

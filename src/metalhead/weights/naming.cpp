@@ -12,7 +12,6 @@
 namespace metalhead::weights::detail {
 namespace {
 
-std::string at(const std::string& prefix, size_t i) { return prefix + "." + std::to_string(i); }
 
 // ---- families -------------------------------------------------------------------------
 
@@ -246,10 +245,8 @@ void vit(KeyMap& out, const Node& backbone, const Node& head) {
   Leaves(out, head)("encoder.ln")("heads.head").finish();
 }
 
-using Namer = void (*)(KeyMap&, const Node&, const Node&);
-
-const std::map<std::string, Namer>& namers() {
-  static const std::map<std::string, Namer> table = {
+const Namers& namers() {
+  static const Namers table = {
       {"AlexNet", [](KeyMap& o, const Node& b, const Node& h) { alexnet_vgg_squeezenet(o, b, h, "AlexNet"); }},
       {"VGG", [](KeyMap& o, const Node& b, const Node& h) { alexnet_vgg_squeezenet(o, b, h, "VGG"); }},
       {"SqueezeNet", [](KeyMap& o, const Node& b, const Node& h) { alexnet_vgg_squeezenet(o, b, h, "SqueezeNet"); }},
@@ -274,15 +271,6 @@ const std::map<std::string, Namer>& namers() {
 
 bool has_torchvision_naming(const Model& model) { return namers().count(model->type_name) > 0; }
 
-KeyMap torchvision_keys(const Model& model) {
-  auto it = namers().find(model->type_name);
-  if (it == namers().end()) {
-    throw std::invalid_argument("torchvision naming: torchvision has no " + model->type_name);
-  }
-  const Node layers{model->layers.ptr().get(), "layers"};
-  KeyMap out;
-  it->second(out, child(layers, 0), child(layers, 1));
-  return out;
-}
+KeyMap torchvision_keys(const Model& model) { return run_namer(namers(), model, "torchvision"); }
 
 }  // namespace metalhead::weights::detail

@@ -59,13 +59,40 @@ bool is(const Node& n) {
   return dynamic_cast<const T*>(n.module) != nullptr;
 }
 
+/// `prefix.i`, the name of a Sequential's i-th module.
+inline std::string at(const std::string& prefix, size_t i) { return prefix + "." + std::to_string(i); }
+
+/// The modules under (and including) a node that hold tensors themselves, in order.
+inline void collect_leaves(const Node& n, std::vector<Node>& out) {
+  if (has_tensors(*n.module)) out.push_back(n);
+  for (const auto& c : children(n)) collect_leaves(c, out);
+}
+inline std::vector<Node> leaves_of(const Node& n) {
+  std::vector<Node> out;
+  collect_leaves(n, out);
+  return out;
+}
+
+/// A family's namer: names the tensors of our backbone and classifier.
+using Namer = void (*)(KeyMap&, const Node& backbone, const Node& head);
+using Namers = std::map<std::string, Namer>;  // by our model's type name
+
+/// Runs the namer of `model`'s family; throws std::invalid_argument naming `original`
+/// when it has none.
+inline KeyMap run_namer(const Namers& namers, const Model& model, const std::string& original) {
+  auto it = namers.find(model->type_name);
+  if (it == namers.end()) throw std::invalid_argument(original + " naming: " + original + " has no " + model->type_name);
+  const Node layers{model->layers.ptr().get(), "layers"};
+  KeyMap out;
+  it->second(out, child(layers, 0), child(layers, 1));
+  return out;
+}
+
 /// The parametrised layers under a node, in order, handed out one at a time with
 /// their names in the original. Running out, or leaving some unnamed, is a namer bug.
 class Leaves {
  public:
-  Leaves(KeyMap& out, const Node& root) : out_(out), root_(root.path) {
-    collect(root);
-  }
+  Leaves(KeyMap& out, const Node& root) : out_(out), root_(root.path), leaves_(leaves_of(root)) {}
   /// The next layer is the original's module `theirs`; its tensors keep their names.
   Leaves& operator()(const std::string& theirs) {
     const Node& n = next();
@@ -102,10 +129,6 @@ class Leaves {
   }
 
  private:
-  void collect(const Node& n) {
-    if (has_tensors(*n.module)) leaves_.push_back(n);
-    for (const auto& c : children(n)) collect(c);
-  }
   const Node& next() {
     if (done()) throw std::logic_error(naming_error_prefix + root_ + " has fewer layers than the original's");
     return leaves_[next_++];

@@ -4,27 +4,9 @@
 #include <flux/conv.h>
 #include <flux/normalise.h>
 
-#include <algorithm>
-#include <unordered_map>
 
 namespace metalhead::weights::detail {
 namespace {
-
-using Namer = void (*)(KeyMap&, const Node& backbone, const Node& head);
-
-std::string at(const std::string& prefix, size_t i) { return prefix + "." + std::to_string(i); }
-
-/// The parametrised layers under a node, in the order Leaves hands them out (to decide,
-/// before naming them, which kind of block a node is).
-void collect_leaves(const Node& n, std::vector<Node>& out) {
-  if (has_tensors(*n.module)) out.push_back(n);
-  for (const auto& c : children(n)) collect_leaves(c, out);
-}
-std::vector<Node> leaves_of(const Node& n) {
-  std::vector<Node> out;
-  collect_leaves(n, out);
-  return out;
-}
 
 /// Whether a node is a depthwise convolution (one input channel per group, several outputs).
 bool is_depthwise(const Node& n) {
@@ -319,8 +301,8 @@ void xception(KeyMap& out, const Node& backbone, const Node& head) {
   Leaves(out, head)("fc").finish();
 }
 
-const std::map<std::string, Namer>& namers() {
-  static const std::map<std::string, Namer> table = {
+const Namers& namers() {
+  static const Namers table = {
       {"ViT", vit},
       {"MLPMixer", mlpmixer},
       {"ResMLP", resmlp},
@@ -346,13 +328,6 @@ const std::map<std::string, Namer>& namers() {
 
 bool has_timm_naming(const Model& model) { return namers().count(model->type_name) > 0; }
 
-KeyMap timm_keys(const Model& model) {
-  auto it = namers().find(model->type_name);
-  if (it == namers().end()) throw std::invalid_argument("timm naming: no timm names for " + model->type_name);
-  const Node layers{model->layers.ptr().get(), "layers"};
-  KeyMap out;
-  it->second(out, child(layers, 0), child(layers, 1));
-  return out;
-}
+KeyMap timm_keys(const Model& model) { return run_namer(namers(), model, "timm"); }
 
 }  // namespace metalhead::weights::detail

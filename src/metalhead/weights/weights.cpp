@@ -1,7 +1,7 @@
 // weights.cpp — load_weights / save_weights over the safetensors and .pth readers.
 #include <metalhead/weights.h>
 #include <metalhead/registry.h>
-#include <flux/init.h>
+#include <metalhead/placeholders.h>
 #include <metalhead/weights/pth.h>
 #include <metalhead/weights/safetensors.h>
 
@@ -31,9 +31,9 @@ const char* naming_name(Naming n) {
 }
 
 /// Our tensors (parameters, then buffers, module by module) by their full names.
-NamedTensors our_tensors(const Model& model) {
+NamedTensors our_tensors(const torch::nn::Module& model) {
   NamedTensors out;
-  for (const auto& m : model.ptr()->named_modules()) {
+  for (const auto& m : model.named_modules()) {
     for (const auto& p : m.value()->named_parameters(false)) out.emplace_back(m.key().empty() ? p.key() : m.key() + "." + p.key(), p.value());
     for (const auto& b : m.value()->named_buffers(false)) out.emplace_back(m.key().empty() ? b.key() : m.key() + "." + b.key(), b.value());
   }
@@ -70,19 +70,6 @@ std::string list(const std::vector<std::string>& items, size_t most = 8) {
   return os.str();
 }
 
-/// Replaces a tensor's contents with `value` (same shape, float). A SkipInit
-/// placeholder lives on the meta device and cannot be copied into: its TensorImpl
-/// takes the new storage, so every handle to it (the layer's member, the module's
-/// parameter list) sees the weights.
-void assign(Tensor& target, const Tensor& value) {
-  if (target.is_meta()) {
-    auto fresh = value.to(target.scalar_type()).contiguous().clone();
-    target.unsafeGetTensorImpl()->shallow_copy_from(fresh.getIntrusivePtr());
-  } else {
-    target.copy_(value);
-  }
-}
-
 bool has_naming(const Model& model, Naming naming) {
   switch (naming) {
     case Naming::torchvision: return weights::detail::has_torchvision_naming(model);
@@ -107,7 +94,7 @@ std::string LoadReport::summary() const {
 }
 
 NamedTensors named_tensors(const Model& model, Naming naming) {
-  NamedTensors ours = our_tensors(model);
+  NamedTensors ours = our_tensors(*model.ptr());
   if (naming == Naming::metalhead || naming == Naming::automatic) return ours;
   std::unordered_map<std::string, weights::detail::KeyPair> theirs;
   for (auto& k : key_map(model, naming)) theirs.emplace(k.ours, k);
@@ -134,7 +121,7 @@ LoadReport load_weights(Model& model, const std::filesystem::path& path, const L
 
   // For each naming the family has: our key → the file's key (by name, never by
   // position); the naming that finds most of the file's tensors wins.
-  const NamedTensors ours = our_tensors(model);
+  const NamedTensors ours = our_tensors(*model.ptr());
   std::map<Naming, std::unordered_map<std::string, std::string>> candidates;
   for (Naming n : {Naming::metalhead, Naming::torchvision, Naming::timm}) {
     if (options.naming != Naming::automatic && options.naming != n) continue;
@@ -163,7 +150,7 @@ LoadReport load_weights(Model& model, const std::filesystem::path& path, const L
   LoadReport report{.file = path.string()};
   long best = -1;
   for (const auto& [n, keys] : candidates) {
-    if (coverage(keys) > best) best = coverage(keys), report.naming = n;
+    if (const long c = coverage(keys); c > best) best = c, report.naming = n;
   }
   const auto& keys = candidates.at(report.naming);
   if (best == 0 && !ours.empty()) {
@@ -211,8 +198,8 @@ LoadReport load_weights(Model& model, const std::filesystem::path& path, const L
 
   torch::NoGradGuard no_grad;
   for (auto& [i, value] : staged) {
-    Tensor target = ours[i].second;
-    assign(target, value);
+    // A placeholder takes the value's storage: give it its own, not the file's.
+    fill_placeholder(ours[i].second, ours[i].second.is_meta() ? value.clone() : value);
   }
   report.loaded = staged.size();
   return report;
@@ -259,18 +246,15 @@ Model load_pretrained(Model model, const std::string& name) {
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(model->type_name + ": " + e.what());
   }
-  Model reference = [&] {
-    flux::SkipInit placeholders;
-    return create_model(name, {.inchannels = model->inchannels});
-  }();
+  Model reference = placeholder_model(model_info(name), {.inchannels = model->inchannels});
   if (classifier(reference)->repr() == classifier(model)->repr()) {
     load_weights(model, path);
     return model;
   }
   // Another number of classes (transfer learning): the backbone's weights, a fresh classifier.
   load_weights(reference, path);
-  const auto from = our_tensors(Model("", backbone(reference), flux::Chain(), 0));
-  auto to = our_tensors(Model("", backbone(model), flux::Chain(), 0));
+  const auto from = our_tensors(*backbone(reference));
+  auto to = our_tensors(*backbone(model));
   if (from.size() != to.size()) throw std::logic_error("load_pretrained: " + name + ": backbones differ");
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < to.size(); ++i) {
@@ -278,7 +262,7 @@ Model load_pretrained(Model model, const std::string& name) {
       throw std::runtime_error("load_pretrained(" + name + "): " + to[i].first + " is " + shape_of(to[i].second) +
                                ", the pretrained backbone's " + shape_of(from[i].second));
     }
-    assign(to[i].second, from[i].second);
+    fill_placeholder(to[i].second, from[i].second);
   }
   return model;
 }
@@ -290,10 +274,7 @@ Model pretrained(Model model, bool pretrain) {
   const std::string mine = backbone(model)->repr();
   for (const auto& info : registered_models()) {
     if (info.family != model->type_name) continue;
-    Model candidate = [&] {
-      flux::SkipInit placeholders;
-      return info.build({.inchannels = model->inchannels});
-    }();
+    Model candidate = placeholder_model(info, {.inchannels = model->inchannels});
     if (backbone(candidate)->repr() == mine) return load_pretrained(std::move(model), info.name);
   }
   throw std::invalid_argument("pretrain: no registry model has this " + model->type_name +
