@@ -27,8 +27,9 @@ test: build
 parity: build
 	cd $(BUILD_DIR) && METALHEAD_PARITY_ALL=1 ctest --output-on-failure -j$(JOBS) -L parity
 
+# Trains resnet18 on Fashion-MNIST in a fresh runs/demo-DATE-TIME, evaluates, classifies.
 demo: build
-	$(BUILD_DIR)/metalhead_demo
+	scripts/demo $(BUILD_DIR)
 
 # Forward throughput against torchvision on this machine (not part of the tests).
 bench: build

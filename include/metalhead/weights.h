@@ -51,6 +51,8 @@ struct LoadReport {
 /// read, its names are not recognised, a tensor is missing or mis-shaped (or unused,
 /// when strict); the model is then unchanged. Works on models built under
 /// flux::SkipInit (their parameters are placeholders until loaded).
+/// Tensors named "training/..." (the optimiser and RNG state of a `metalhead train`
+/// checkpoint) are not the model's and are skipped.
 LoadReport load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options = {});
 
 struct SaveOptions {

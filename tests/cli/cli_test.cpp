@@ -2,35 +2,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <array>
-#include <cstdio>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 
-namespace {
-
-struct Run {
-  int status;
-  std::string out, err;
-};
-
-Run run(const std::string& args) {
-  const std::string err_file = testing::TempDir() + "metalhead-cli-stderr";
-  const std::string cmd = std::string(METALHEAD_CLI) + " " + args + " 2>" + err_file;
-  Run r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  FILE* e = std::fopen(err_file.c_str(), "r");
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), e)) r.err.append(buf.data(), n);
-  std::fclose(e);
-  return r;
-}
-
-}  // namespace
+#include "run.h"
 
 TEST(Cli, HelpAndVersion) {
   auto help = run("--help");

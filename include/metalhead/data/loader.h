@@ -28,6 +28,7 @@ struct Augment {
   bool hflip = false;        // random horizontal flip
   std::vector<double> mean;  // per channel (one value: all channels), on [0, 1] pixels
   std::vector<double> std;
+  std::vector<int64_t> resize;  // [H, W] (bilinear), after cropping; empty: as they are
 };
 
 struct LoaderOptions {

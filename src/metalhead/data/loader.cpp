@@ -128,6 +128,9 @@ Batch DataLoader::make_batch(const std::vector<int64_t>& ids, int64_t epoch) con
     }
     x = at::stack(out);
   }
+  if (!a.resize.empty() && (x.size(2) != a.resize[0] || x.size(3) != a.resize[1])) {
+    x = at::upsample_bilinear2d(x, a.resize, /*align_corners=*/false);
+  }
   if (mean_.defined()) x = (x - mean_) / std_;
   return {x.contiguous(), data_.labels.index_select(0, idx)};
 }

@@ -1,6 +1,8 @@
 // safetensors.cpp — the torch side of safetensors: mmap'd reading, atomic writing.
 #include <metalhead/weights/safetensors.h>
 
+#include <metalhead/atomic_file.h>
+
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
@@ -92,60 +94,6 @@ class Mapping {
   std::size_t size_ = 0;
 };
 
-// The temporary file next to the target; removed unless committed by renaming it over the target.
-class TempFile {
- public:
-  TempFile(const std::filesystem::path& target, const std::string& who) : who_(who) {
-    static std::atomic<unsigned> counter{0};
-    auto dir = target.parent_path();
-    for (int attempt = 0;; ++attempt) {
-      path_ = dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(counter++));
-      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ >= 0) return;
-      if (errno != EEXIST || attempt == 100) {
-        throw std::runtime_error(who + ": cannot create a temporary file in " +
-                                 (dir.empty() ? std::string(".") : dir.string()) + ": " + errno_text());
-      }
-    }
-  }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  void write(const void* data, std::size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, std::min<std::size_t>(n, std::size_t(1) << 30));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) throw std::runtime_error(who_ + ": cannot write " + path_.string() + ": " + errno_text());
-      p += w;
-      n -= static_cast<std::size_t>(w);
-    }
-  }
-
-  // fsync before rename: after a crash the target is either the old file or the whole new one.
-  void commit(const std::filesystem::path& target) {
-    if (::fsync(fd_) != 0) throw std::runtime_error(who_ + ": cannot flush " + path_.string() + ": " + errno_text());
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) throw std::runtime_error(who_ + ": cannot close " + path_.string() + ": " + errno_text());
-    if (::rename(path_.c_str(), target.c_str()) != 0) {
-      throw std::runtime_error(who_ + ": cannot replace the file: " + errno_text());
-    }
-    committed_ = true;
-  }
-
- private:
-  std::string who_;
-  std::filesystem::path path_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 std::string supported_dtypes() {
   return "F64 (double), F32 (float), F16 (half), BF16 (bfloat16), I64 (long), I32 (int), I16 (short), "
          "I8 (char), U8 (byte) and BOOL (bool)";
@@ -223,7 +171,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<std:
   }
   text.append((8 - text.size() % 8) % 8, ' ');  // 8 + N is then a multiple of 8
 
-  TempFile file(path, who);
+  AtomicFile file(path, who);
   uint8_t length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(uint64_t(text.size()) >> (8 * i));
   file.write(length, 8);
@@ -232,7 +180,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<std:
     at::Tensor data = item.tensor->detach().to(at::kCPU).contiguous();  // values unchanged
     file.write(data.data_ptr(), static_cast<std::size_t>(data.numel()) * dtype_size(item.dtype));
   }
-  file.commit(path);
+  file.commit();
 }
 
 }  // namespace metalhead::weights

@@ -110,6 +110,8 @@ NamedTensors named_tensors(const Model& model, Naming naming) {
 LoadReport load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options) {
   const std::string where = "load_weights(" + path.string() + ")";
   NamedTensors file = read_any(path);
+  // A `metalhead train` checkpoint keeps its optimiser and RNG state under "training/".
+  std::erase_if(file, [](const auto& e) { return e.first.rfind("training/", 0) == 0; });
 
   // DataParallel checkpoints prefix every key with "module.".
   const std::string dp = "module.";

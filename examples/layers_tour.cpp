@@ -1,4 +1,4 @@
-// demo — two small models: a LeNet from flux layers, and a custom network assembled
+// layers_tour — two small models: a LeNet from flux layers, and a custom network assembled
 // from Metalhead's Layers blocks; their Flux-style summaries, a forward pass on a
 // random batch, and a few training steps.
 #include <flux/flux.h>

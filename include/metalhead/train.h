@@ -1,0 +1,196 @@
+// train.h — training a registry model on an image classification data set, with
+// checkpoints that resume exactly.
+//
+//   metalhead::train::TrainOptions o{.model = "resnet18", .epochs = 3};
+//   metalhead::train::Trainer t(o, data::fashion_mnist(data::Split::train));
+//   while (t.epoch() < o.epochs) {
+//     auto m = t.train_epoch();                       // one pass over the data
+//     t.save("run/checkpoint.safetensors");           // atomically
+//   }
+//   auto r = metalhead::train::evaluate(t.model(), test_loader);
+//
+// Exactness: a Trainer restored from a checkpoint (Trainer::resume) continues with the same
+// weights, optimiser state, schedule position, data order and random numbers an
+// uninterrupted run has at that point, so with the same seed and thread count the final
+// weights are bit-identical.
+#pragma once
+
+#include <metalhead/data/loader.h>
+#include <metalhead/model.h>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace metalhead::train {
+
+enum class OptimiserKind { sgd, adam, adamw };
+enum class ScheduleKind { constant, cosine, step };
+
+OptimiserKind optimiser_kind(const std::string& name);  // "sgd", "adam", "adamw"
+ScheduleKind schedule_kind(const std::string& name);    // "constant", "cosine", "step"
+std::string to_string(OptimiserKind kind);
+std::string to_string(ScheduleKind kind);
+
+struct TrainOptions {
+  std::string model = "resnet18";
+  int64_t epochs = 3;
+  int64_t batch_size = 128;
+  OptimiserKind optimiser = OptimiserKind::sgd;
+  double lr = 0.1;
+  double momentum = 0.9;        // SGD only
+  bool nesterov = false;        // SGD only
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam and AdamW
+  double weight_decay = 5e-4;   // L2 for SGD and Adam, decoupled for AdamW
+  ScheduleKind schedule = ScheduleKind::cosine;
+  double warmup_epochs = 0;     // linear from lr / (steps of warm-up) up to lr
+  int64_t step_size = 30;       // step schedule: epochs between decays
+  double gamma = 0.1;           // step schedule: the decay factor
+  double label_smoothing = 0;
+  uint64_t seed = 0;
+  int workers = 2;              // data-loading threads
+  int64_t pad_crop = 0;         // random crop with this much zero padding
+  bool hflip = false;           // random horizontal flips
+  std::vector<int64_t> image_size;  // resize images to [H, W] (empty: as they are)
+  std::string data = "fashion-mnist";       // what the run trains on (recorded for --resume)
+  std::string test_data = "fashion-mnist";  // evaluated after each epoch ("": none)
+  int64_t limit = 0;                   // only the first `limit` training images (0: all)
+
+  /// Throws std::invalid_argument for contradictions (momentum with Adam, warm-up longer
+  /// than the run, ...), naming the options.
+  void validate() const;
+};
+
+void to_json(nlohmann::json& j, const TrainOptions& o);
+void from_json(const nlohmann::json& j, TrainOptions& o);
+
+/// The learning rate after `progress` epochs (fractional) of `total_epochs`: linear warm-up,
+/// then constant, cosine (to zero at the end) or step decay.
+double learning_rate(const TrainOptions& o, double progress);
+
+/// SGD (with momentum, Nesterov), Adam and AdamW as torch.optim defines them (weight decay
+/// added to the gradient for SGD and Adam, applied to the weights for AdamW).
+class Optimiser {
+ public:
+  Optimiser(std::vector<Tensor> parameters, const TrainOptions& options);
+  void zero_grad();
+  void step(double lr);
+  int64_t steps() const { return steps_; }
+  /// The state as named tensors ("momentum.3", "exp_avg.3", "exp_avg_sq.3", "steps"), and back.
+  std::vector<std::pair<std::string, Tensor>> state() const;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& state);
+
+ private:
+  std::vector<Tensor> params_;
+  TrainOptions o_;
+  std::vector<Tensor> first_, second_;  // momentum / exp_avg, and exp_avg_sq
+  int64_t steps_ = 0;
+};
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based: the epoch just finished
+  double lr = 0;      // at the end of the epoch
+  double loss = 0, accuracy = 0;
+  double images_per_second = 0, seconds = 0;
+};
+
+/// One epoch's line of the metrics: training, and the test set's (NaN when not evaluated).
+struct MetricsRow {
+  EpochMetrics train;
+  double test_loss = std::numeric_limits<double>::quiet_NaN();
+  double test_accuracy = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// What the progress bar shows after each batch.
+struct Progress {
+  int64_t epoch = 0, batch = 0, batches = 0;
+  double loss = 0, accuracy = 0, images_per_second = 0, lr = 0;
+  double seconds = 0;  // since the epoch began
+};
+
+/// How a model does on a labelled data set.
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+  int64_t count = 0;
+  std::vector<double> class_accuracy;  // per class (NaN for a class with no examples)
+  Tensor confusion;                    // [classes, classes] int64: true label × predicted
+};
+
+/// evaluate(model, loader): cross-entropy and accuracy in test mode, without gradients.
+Evaluation evaluate(Model& model, data::DataLoader& loader, int64_t nclasses);
+
+/// Per-channel mean and standard deviation of [N, C, H, W] uint8 images, on [0, 1].
+std::pair<std::vector<double>, std::vector<double>> channel_statistics(const Tensor& images);
+
+class Trainer {
+ public:
+  /// A fresh run: builds options.model for the data's channels and classes, seeded.
+  Trainer(TrainOptions options, data::LabelledImages train);
+  /// Continues the run saved in `checkpoint`; `epochs` > 0 changes the total. The data
+  /// must have the checkpoint's classes.
+  static std::unique_ptr<Trainer> resume(const std::filesystem::path& checkpoint, data::LabelledImages train,
+                                         int64_t epochs = 0);
+
+  /// One epoch; `progress` (if set) is called after every batch.
+  EpochMetrics train_epoch(const std::function<void(const Progress&)>& progress = {});
+  /// Writes model, optimiser, schedule position, RNG state, epoch, options and history
+  /// to `path` atomically (a temporary file renamed over it).
+  void save(const std::filesystem::path& path) const;
+
+  int64_t epoch() const { return epoch_; }
+  const TrainOptions& options() const { return options_; }
+  Model& model() { return model_; }
+  const std::vector<std::string>& classes() const { return classes_; }
+  const std::vector<int64_t>& input_size() const { return input_size_; }
+  const std::vector<double>& mean() const { return mean_; }
+  const std::vector<double>& stddev() const { return std_; }
+  /// Every epoch's metrics so far (kept in checkpoints); record_test adds the test
+  /// set's to the last epoch.
+  const std::vector<MetricsRow>& history() const { return history_; }
+  void record_test(const Evaluation& e);
+  /// A loader over other data with this run's preprocessing (no augmentation).
+  std::unique_ptr<data::DataLoader> test_loader(data::LabelledImages data, int64_t batch_size = 256) const;
+
+ private:
+  using Statistics = std::pair<std::vector<double>, std::vector<double>>;  // mean, std
+  Trainer(TrainOptions options, data::LabelledImages train, Statistics statistics);
+  TrainOptions options_;
+  std::vector<std::string> classes_;
+  std::vector<double> mean_, std_;
+  int64_t inchannels_ = 0;
+  std::vector<int64_t> input_size_;
+  Model model_{nullptr};
+  std::unique_ptr<Optimiser> optimiser_;
+  std::unique_ptr<data::DataLoader> loader_;
+  int64_t epoch_ = 0;
+  std::vector<MetricsRow> history_;
+};
+
+/// What a checkpoint says about its run (its safetensors metadata), without the tensors.
+struct CheckpointInfo {
+  std::string model;
+  int64_t inchannels = 0, epoch = 0;
+  std::vector<std::string> classes;
+  std::vector<double> mean, std;
+  std::vector<int64_t> input_size;  // [H, W] the model was trained at
+  TrainOptions options;
+};
+
+/// Reads the metadata of a checkpoint `metalhead train` wrote; throws naming the file when
+/// it is not one.
+CheckpointInfo checkpoint_info(const std::filesystem::path& path);
+
+/// The model of a checkpoint, built and loaded (test mode); `expect_model` (if not empty)
+/// must be the checkpoint's model.
+Model load_checkpoint_model(const std::filesystem::path& path, const std::string& expect_model = "");
+
+/// Metrics as CSV, and as an SVG chart of loss and accuracy per epoch (both atomic).
+void write_metrics_csv(const std::filesystem::path& path, const std::vector<MetricsRow>& rows);
+void write_metrics_svg(const std::filesystem::path& path, const std::vector<MetricsRow>& rows, const std::string& title);
+
+}  // namespace metalhead::train

@@ -1,0 +1,252 @@
+// predict.cpp — `metalhead eval` (accuracy, per class, confusion matrix), `metalhead
+// classify` (top-k classes of image files) and `metalhead samples` (a data set's images as PNGs).
+#include "../cli.h"
+
+#include <metalhead/data/images.h>
+#include <metalhead/placeholders.h>
+#include <metalhead/registry.h>
+#include <metalhead/train.h>
+#include <metalhead/weights.h>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <flux/mode.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+namespace cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+namespace mt = metalhead::train;
+
+namespace {
+
+metalhead::data::Split split_of(const std::string& s) {
+  return s == "train" ? metalhead::data::Split::train : metalhead::data::Split::test;
+}
+
+bool is_checkpoint(const fs::path& path) {
+  try {
+    mt::checkpoint_info(path);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+// metalhead eval CHECKPOINT [--data fashion-mnist|DIR] [--split test|train] [--json]
+void add_eval(CLI::App& app) {
+  auto* cmd = app.add_subcommand("eval", "accuracy, per-class accuracy and confusion matrix of a trained checkpoint");
+  struct Args {
+    std::string checkpoint, data, split = "test", model;
+    int64_t batch_size = 256, limit = 0;
+    int threads = 0;
+    double require = -1;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("checkpoint", a->checkpoint, "a checkpoint `metalhead train` wrote (or its run folder)")->required();
+  cmd->add_option("--data", a->data, "fashion-mnist or an image folder (default: the checkpoint's test data)");
+  cmd->add_option("--split", a->split, "fashion-mnist's split")->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  cmd->add_option("--model", a->model, "check that the checkpoint is of this model");
+  cmd->add_option("--batch-size", a->batch_size, "images per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--limit", a->limit, "only the first N images")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", a->threads, "compute threads (default: one per core)");
+  cmd->add_option("--require-accuracy", a->require, "fail (exit 1) below this accuracy, 0 to 1")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--json", a->json, "the results as one JSON object");
+  cmd->callback([a] {
+    set_threads(a->threads);
+    // After the report: the results are shown either way.
+    struct Requirement {
+      const Args& a;
+      double accuracy = -1;
+      void check() const {
+        if (a.require >= 0 && accuracy < a.require) {
+          throw std::runtime_error("accuracy " + std::to_string(100 * accuracy) + "% is below the required " +
+                                   std::to_string(100 * a.require) + "%");
+        }
+      }
+    };
+    fs::path path = a->checkpoint;
+    if (fs::is_directory(path)) path /= "checkpoint.safetensors";
+    const mt::CheckpointInfo info = mt::checkpoint_info(path);
+    metalhead::Model model = mt::load_checkpoint_model(path, a->model);
+    std::string data = a->data.empty() ? (info.options.test_data.empty() ? info.options.data : info.options.test_data)
+                                       : a->data;
+    auto set = load_data(data, split_of(a->split), info.input_size, info.inchannels, a->limit);
+    if (set.classes != info.classes) {
+      throw std::runtime_error(data + " has other classes than the checkpoint " + path.string() + " was trained on");
+    }
+    if (set.images.size(1) != info.inchannels) {
+      throw std::runtime_error(data + " has " + std::to_string(set.images.size(1)) + " channels; the model takes " +
+                               std::to_string(info.inchannels));
+    }
+    metalhead::data::DataLoader loader(
+        std::move(set), {.batch_size = a->batch_size,
+                         .augment = {.mean = info.mean, .std = info.std, .resize = info.input_size}});
+    const int64_t k = static_cast<int64_t>(info.classes.size());
+    const mt::Evaluation e = mt::evaluate(model, loader, k);
+    const Requirement requirement{*a, e.accuracy};
+    if (a->json) {
+      std::vector<std::vector<int64_t>> confusion;
+      for (int64_t i = 0; i < k; ++i) {
+        const auto row = e.confusion[i].contiguous();
+        confusion.emplace_back(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + k);
+      }
+      json per_class = json::object();
+      for (int64_t i = 0; i < k; ++i) per_class[info.classes[i]] = e.class_accuracy[i];
+      std::cout << json{{"checkpoint", path.string()}, {"model", info.model}, {"data", data}, {"images", e.count},
+                        {"loss", e.loss}, {"accuracy", e.accuracy}, {"class_accuracy", per_class},
+                        {"classes", info.classes}, {"confusion", confusion}}
+                       .dump(2)
+                << "\n";
+      requirement.check();
+      return;
+    }
+    std::cout << info.model << " (" << path.string() << ", epoch " << info.epoch << ") on " << data << " "
+              << a->split << ": " << e.count << " images\naccuracy " << std::fixed << std::setprecision(2)
+              << 100 * e.accuracy << "%  loss " << std::setprecision(4) << e.loss << "\n\nper class:\n";
+    size_t wide = 5;
+    for (const auto& c : info.classes) wide = std::max(wide, c.size());
+    for (int64_t i = 0; i < k; ++i) {
+      std::cout << "  " << std::left << std::setw(static_cast<int>(wide)) << info.classes[i] << std::right
+                << std::setw(8) << std::setprecision(2) << 100 * e.class_accuracy[i] << "%\n";
+    }
+    std::cout << "\nconfusion matrix (rows: true class, columns: predicted):\n" << std::string(wide + 4, ' ');
+    for (int64_t j = 0; j < k; ++j) std::cout << std::setw(6) << j;
+    std::cout << "\n";
+    for (int64_t i = 0; i < k; ++i) {
+      std::cout << std::setw(2) << i << "  " << std::left << std::setw(static_cast<int>(wide)) << info.classes[i]
+                << std::right;
+      for (int64_t j = 0; j < k; ++j) std::cout << std::setw(6) << e.confusion[i][j].item<int64_t>();
+      std::cout << "\n";
+    }
+    std::cout << std::flush;
+    requirement.check();
+  });
+}
+
+// metalhead classify IMAGE... [--model NAME] --weights FILE [--top K] [--json]
+void add_classify(CLI::App& app) {
+  auto* cmd = app.add_subcommand("classify", "the top classes of image files, with their probabilities");
+  struct Args {
+    std::vector<std::string> images;
+    std::string model, weights;
+    int64_t top = 5;
+    int threads = 0;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("images", a->images, "image files (PNG, JPEG, ...)")->required();
+  cmd->add_option("--model", a->model, "a registry name (optional for our checkpoints)");
+  cmd->add_option("--weights", a->weights, "a checkpoint of `metalhead train`, or ImageNet weights (.safetensors, .pth)")
+      ->required();
+  cmd->add_option("--top", a->top, "how many classes to show")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--threads", a->threads, "compute threads (default: one per core)");
+  cmd->add_flag("--json", a->json, "one JSON object per image");
+  cmd->callback([a] {
+    set_threads(a->threads);
+    metalhead::Model model{nullptr};
+    std::vector<std::string> classes;
+    std::function<at::Tensor(const std::string&)> prepare;
+    if (is_checkpoint(a->weights)) {
+      // Our own: the checkpoint's classes and preprocessing (its size, channels, mean and std).
+      const mt::CheckpointInfo info = mt::checkpoint_info(a->weights);
+      model = mt::load_checkpoint_model(a->weights, a->model);
+      classes = info.classes;
+      const auto mean = at::tensor(std::vector<float>(info.mean.begin(), info.mean.end())).reshape({-1, 1, 1});
+      const auto stdv = at::tensor(std::vector<float>(info.std.begin(), info.std.end())).reshape({-1, 1, 1});
+      prepare = [info, mean, stdv](const std::string& file) {
+        at::Tensor img = metalhead::data::resize(metalhead::data::read_image(file, info.inchannels), info.input_size);
+        return (img.to(at::kFloat).div(255.0) - mean) / stdv;
+      };
+    } else {
+      if (a->model.empty()) {
+        throw CLI::ValidationError("--model is needed: " + a->weights + " is not a checkpoint of `metalhead train`");
+      }
+      const auto& info = metalhead::model_info(a->model);
+      model = metalhead::placeholder_model(info);
+      metalhead::load_weights(model, a->weights);
+      flux::testmode(*model.ptr());
+      classes = metalhead::imagenet_classes();
+      // torchvision's evaluation transform, scaled to the model's own input size.
+      const int64_t crop = info.input_size.at(0), resize_to = crop * 256 / 224;
+      prepare = [crop, resize_to](const std::string& file) {
+        return metalhead::data::imagenet_preprocess(metalhead::data::read_image(file, 3), crop, resize_to);
+      };
+    }
+    // Read every image first: a bad file fails before any output.
+    std::vector<at::Tensor> inputs;
+    for (const auto& f : a->images) inputs.push_back(prepare(f));
+    c10::InferenceMode guard;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const at::Tensor probs = at::softmax(model(inputs[i].unsqueeze(0)), 1)[0];
+      if (probs.size(0) != static_cast<int64_t>(classes.size())) {
+        throw std::runtime_error("the model gives " + std::to_string(probs.size(0)) + " scores for " +
+                                 std::to_string(classes.size()) + " class names");
+      }
+      const auto [p, idx] = probs.topk(std::min<int64_t>(a->top, probs.size(0)));
+      if (a->json) {
+        json top = json::array();
+        for (int64_t k = 0; k < p.size(0); ++k) {
+          top.push_back({{"class", classes[idx[k].item<int64_t>()]}, {"index", idx[k].item<int64_t>()},
+                         {"probability", p[k].item<double>()}});
+        }
+        std::cout << json{{"image", a->images[i]}, {"top", top}}.dump() << "\n";
+        continue;
+      }
+      std::cout << a->images[i] << "\n";
+      for (int64_t k = 0; k < p.size(0); ++k) {
+        char line[256];
+        std::snprintf(line, sizeof line, "  %lld. %-28s %6.2f%%\n", static_cast<long long>(k + 1),
+                      classes[idx[k].item<int64_t>()].c_str(), 100 * p[k].item<double>());
+        std::cout << line;
+      }
+    }
+  });
+}
+
+// metalhead samples [--data fashion-mnist|DIR] [--split test] [--count N] [--start I] --output DIR
+void add_samples(CLI::App& app) {
+  auto* cmd = app.add_subcommand("samples", "write images of a data set as PNG files (INDEX-CLASS.png)");
+  struct Args {
+    std::string data = "fashion-mnist", split = "test", output;
+    int64_t count = 8, start = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--data", a->data, "fashion-mnist or an image folder")->capture_default_str();
+  cmd->add_option("--split", a->split, "fashion-mnist's split")->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  cmd->add_option("--count", a->count, "how many images")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--start", a->start, "the first image's index")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--output", a->output, "the folder to write them to")->required();
+  cmd->callback([a] {
+    const auto set = load_data(a->data, split_of(a->split));
+    const int64_t n = set.labels.size(0);
+    if (a->start >= n) {
+      throw std::runtime_error("--start " + std::to_string(a->start) + " is past the " + std::to_string(n) + " images");
+    }
+    fs::create_directories(a->output);
+    for (int64_t i = a->start; i < std::min(n, a->start + a->count); ++i) {
+      std::string name = set.classes[set.labels[i].item<int64_t>()];
+      for (char& c : name) if (!std::isalnum(static_cast<unsigned char>(c))) c = '-';
+      char file[64];
+      std::snprintf(file, sizeof file, "%05lld-", static_cast<long long>(i));
+      const fs::path path = fs::path(a->output) / (file + name + ".png");
+      metalhead::data::write_png(path, set.images[i]);
+      std::cout << path.string() << "\n";
+    }
+  });
+}
+
+}  // namespace cli

@@ -1,0 +1,35 @@
+// metalhead — the command-line tool: list, summary, bench, train, eval, classify, samples.
+//
+// Conventions: --help on every subcommand; results to stdout (--json for scripts),
+// progress and errors to stderr (errors as `metalhead <command>: <message>`); exit status
+// 0 on success, 1 when the command fails, 2 for a usage error.
+#include "cli.h"
+
+#include <flux/memory.h>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  // Large activations are otherwise page-faulted in afresh on every batch (flux/memory.h).
+  flux::reuse_freed_memory();
+  CLI::App app{"metalhead " METALHEAD_VERSION " — Flux's layers and Metalhead's models in C++", "metalhead"};
+  app.set_version_flag("--version", "metalhead " METALHEAD_VERSION);
+  app.require_subcommand(1);
+  cli::add_list(app);
+  cli::add_summary(app);
+  cli::add_bench(app);
+  cli::add_train(app);
+  cli::add_eval(app);
+  cli::add_classify(app);
+  cli::add_samples(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help and --version exit 0; usage errors 2
+  } catch (const std::exception& e) {
+    const auto* sub = app.get_subcommands().empty() ? nullptr : app.get_subcommands().front();
+    std::cerr << "metalhead" << (sub ? " " + sub->get_name() : std::string()) << ": " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
