@@ -77,6 +77,9 @@ int64_t multiply_adds(const Model& model, const std::vector<int64_t>& input_size
 
 double gflops(const std::string& name, const std::vector<int64_t>& input_size) {
   const auto& info = model_info(name);
+  if (input_size.empty()) {
+    if (const int64_t n = tabulated_multiply_adds(info.name); n >= 0) return static_cast<double>(n) / 1e9;
+  }
   const auto size = input_size.empty() ? info.input_size : input_size;
   Model model = placeholder_model(info);
   // libtorch has no meta kernels for convolution, so the forward runs on the CPU, over

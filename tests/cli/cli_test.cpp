@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -54,9 +55,28 @@ TEST(Cli, SummaryPrintsTheStructureAndTotals) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("ResNet("), std::string::npos);
   EXPECT_NE(r.out.find("output [1, 10]"), std::string::npos) << r.out;
+  // Per-layer output shapes: the stem's max pool halves 32 to 16, the head ends in 10.
+  EXPECT_NE(r.out.find("MaxPool((3, 3), pad=1, stride=2)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[1, 64, 16, 16]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Dense(512 => 10)"), std::string::npos) << r.out;
   auto j = nlohmann::json::parse(run("summary resnet18 --json").out);
   EXPECT_EQ(j["parameters"], 11689512);
   EXPECT_EQ(j["output"], nlohmann::json::array({1, 1000}));
+  int64_t total = 0;
+  for (const auto& layer : j["layers"]) total += layer["parameters"].get<int64_t>();
+  EXPECT_EQ(total, 11689512);  // the rows partition the model
+  EXPECT_EQ(j["layers"].back()["output"], "[1, 1000]");
+  EXPECT_EQ(j["layers"][0]["output"], "[1, 64, 112, 112]");  // the stem's 7×7 stride-2 convolution
+  // --dot: a Graphviz digraph from the input through every row.
+  const std::string dot = testing::TempDir() + "metalhead-r18.dot";
+  ASSERT_EQ(run("summary resnet18 --dot " + dot).status, 0);
+  std::ifstream in(dot);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str().rfind("digraph \"resnet18\" {", 0), 0u) << text.str();
+  size_t edges = 0;
+  for (size_t p = text.str().find(" -> "); p != std::string::npos; p = text.str().find(" -> ", p + 1)) ++edges;
+  EXPECT_EQ(edges, j["layers"].size());
 }
 
 TEST(Cli, BenchMeasuresForwardAndTrainingSteps) {

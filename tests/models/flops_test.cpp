@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 TEST(Flops, HandComputedLayers) {
   flux::Conv conv({3, 3}, {3, 8}, flux::identity, {.pad = 1});
   // 8 × 10 × 10 outputs, each 3 × 3 × 3 multiply-adds.
@@ -32,4 +34,19 @@ TEST(Flops, WithWeightsEqualsWithout) {
   EXPECT_EQ(metalhead::multiply_adds(m, {64, 64}),
             static_cast<int64_t>(std::llround(metalhead::gflops("resnet18", {64, 64}) * 1e9)) -
                 (1000 - 10) * 512);  // the registry model has 1000 classes
+}
+
+TEST(Flops, TheTableCoversEveryModelAndAgreesWithACount) {
+  for (const auto& info : metalhead::registered_models()) {
+    EXPECT_GT(metalhead::tabulated_multiply_adds(info.name), 0) << info.name << ": rerun scripts/gflops-table";
+  }
+  EXPECT_EQ(metalhead::tabulated_multiply_adds("no_such_model"), -1);
+  // Recounted now: a few models of different families, small enough to be quick.
+  for (const char* name : {"resnet18", "mobilenet_v3_small", "squeezenet1_1", "vit_tiny_patch16_224",
+                           "mixer_s32_224", "efficientnet_b0"}) {
+    const auto& info = metalhead::model_info(name);
+    const double live = metalhead::gflops(name, info.input_size);
+    EXPECT_EQ(static_cast<int64_t>(std::llround(live * 1e9)), metalhead::tabulated_multiply_adds(info.name)) << name;
+    EXPECT_DOUBLE_EQ(metalhead::gflops(name), live) << name;
+  }
 }

@@ -9,6 +9,7 @@
 #include <flux/printing.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -24,9 +25,10 @@ std::string size_string(const std::vector<int64_t>& s) { return std::to_string(s
 void add_list(CLI::App& app) {
   auto* cmd = app.add_subcommand("list", "every registry model with its parameter count and GFLOPs");
   auto filter = std::make_shared<std::string>();
-  auto as_json = std::make_shared<bool>(false);
+  auto as_json = std::make_shared<bool>(false), live = std::make_shared<bool>(false);
   cmd->add_option("filter", *filter, "only names containing this text");
   cmd->add_flag("--json", *as_json, "one JSON array instead of a table");
+  cmd->add_flag("--live", *live, "count GFLOPs now (a forward per model) instead of reading the table");
   cmd->callback([=] {
     json rows = json::array();
     if (!*as_json) {
@@ -36,10 +38,11 @@ void add_list(CLI::App& app) {
     for (const auto& name : metalhead::list_models(*filter)) {
       const auto& info = metalhead::model_info(name);
       const int64_t params = flux::parameter_count(*metalhead::placeholder_model(info).ptr());
-      const double g = metalhead::gflops(name);
+      const double g = *live ? metalhead::gflops(name, info.input_size) : metalhead::gflops(name);
       if (*as_json) {
         rows.push_back({{"name", name}, {"aliases", info.aliases}, {"family", info.family}, {"source", info.source},
-                        {"parameters", params}, {"gflops", g}, {"input_size", info.input_size}});
+                        {"parameters", params}, {"gflops", g},
+                        {"multiply_adds", std::llround(g * 1e9)}, {"input_size", info.input_size}});
       } else {
         char gf[32];
         std::snprintf(gf, sizeof gf, "%.2f", g);
