@@ -31,9 +31,10 @@ parity: build
 demo: build
 	scripts/demo $(BUILD_DIR)
 
-# Forward throughput against torchvision on this machine (not part of the tests).
+# Forward and training-step throughput against PyTorch on this machine (not part of the tests).
 bench: build
 	bench/run $(BUILD_DIR)
+	bench/train $(BUILD_DIR)
 
 install: build
 	cmake --install $(BUILD_DIR)

@@ -3,7 +3,9 @@
 #include "run.h"
 
 #include <metalhead/data/images.h>
+#include <metalhead/registry.h>
 #include <metalhead/train.h>
+#include <metalhead/weights.h>
 #include <metalhead/weights/safetensors.h>
 
 #include <nlohmann/json.hpp>
@@ -246,4 +248,26 @@ TEST(CliTrain, ImageFolders) {
   r = run("train --data " + (empty / "nowhere").string() + " -q");
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(contains(r.err, "no such folder")) << r.err;
+}
+
+TEST(CliTrain, ClassifyWithImagenetWeightsNamesImagenetClasses) {
+  const auto dir = fresh_dir("imagenet");
+  torch::manual_seed(0);
+  auto model = metalhead::create_model("squeezenet1_1");
+  metalhead::save_weights(model, dir / "squeezenet1_1.safetensors", {.naming = metalhead::Naming::torchvision});
+  metalhead::data::write_png(dir / "photo.png", torch::randint(0, 256, {3, 300, 240}, torch::kLong).to(torch::kByte));
+  auto r = run("classify " + (dir / "photo.png").string() + " --model squeezenet1_1 --weights " +
+               (dir / "squeezenet1_1.safetensors").string() + " --threads 1 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = json::parse(r.out);
+  ASSERT_EQ(j["top"].size(), 5u);
+  const auto& names = metalhead::imagenet_classes();
+  for (const auto& t : j["top"]) {
+    EXPECT_EQ(t["class"].get<std::string>(), names.at(t["index"].get<size_t>()));
+  }
+  // The same weights for another architecture are refused, naming the file.
+  r = run("classify " + (dir / "photo.png").string() + " --model resnet18 --weights " +
+          (dir / "squeezenet1_1.safetensors").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "squeezenet1_1.safetensors")) << r.err;
 }

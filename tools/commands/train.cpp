@@ -132,6 +132,8 @@ void run(const Args& a, CLI::App* cmd) {
                                   given("--epochs") ? a.o.epochs : 0);
     o = trainer->options();
   } else {
+    // An image folder has no test set unless one is named.
+    if (!given("--test-data") && o.data != "fashion-mnist") o.test_data.clear();
     // Options for one optimiser or schedule given with another contradict it.
     if (o.optimiser != mt::OptimiserKind::sgd && (given("--momentum") || given("--nesterov"))) {
       throw CLI::ValidationError("--momentum and --nesterov are SGD's; --optimiser is " + mt::to_string(o.optimiser));
