@@ -60,15 +60,16 @@ std::string clock_text(double seconds) {
 class ProgressBar {
  public:
   explicit ProgressBar(bool enabled) : enabled_(enabled) {}
-  void update(const mt::Progress& p, int64_t epochs) {
+  // `epochs`: the run's total; `last`: the epoch this invocation stops after (the ETA's end).
+  void update(const mt::Progress& p, int64_t epochs, int64_t last) {
     if (!enabled_) return;
     const auto now = std::chrono::steady_clock::now();
     if (p.batch != p.batches && now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
     const int width = 24;
     const int filled = static_cast<int>(width * p.batch / std::max<int64_t>(1, p.batches));
-    const double eta = p.seconds / static_cast<double>(std::max<int64_t>(1, p.batch)) *
-                       static_cast<double>(p.batches - p.batch);
+    const int64_t remaining = p.batches - p.batch + (last - p.epoch) * p.batches;
+    const double eta = p.seconds / static_cast<double>(std::max<int64_t>(1, p.batch)) * static_cast<double>(remaining);
     char line[256];
     std::snprintf(line, sizeof line, "\r\033[Kepoch %lld/%lld [%s%s] %lld/%lld  loss %.4f  acc %s  %.0f img/s  ETA %s",
                   static_cast<long long>(p.epoch), static_cast<long long>(epochs), std::string(filled, '#').c_str(),
@@ -181,7 +182,7 @@ void run(const Args& a, CLI::App* cmd) {
   const int64_t nclasses = static_cast<int64_t>(trainer->classes().size());
   const int64_t last = a.stop_after > 0 ? std::min(o.epochs, trainer->epoch() + a.stop_after) : o.epochs;
   while (trainer->epoch() < last) {
-    const mt::EpochMetrics m = trainer->train_epoch([&](const mt::Progress& p) { bar.update(p, o.epochs); });
+    const mt::EpochMetrics m = trainer->train_epoch([&](const mt::Progress& p) { bar.update(p, o.epochs, last); });
     bar.finish();
     std::optional<mt::Evaluation> e;
     if (test) {
