@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 namespace cli {
 
@@ -31,12 +32,12 @@ metalhead::data::Split split_of(const std::string& s) {
   return s == "train" ? metalhead::data::Split::train : metalhead::data::Split::test;
 }
 
-bool is_checkpoint(const fs::path& path) {
+// The run a checkpoint of `metalhead train` records, or nothing for other weights files.
+std::optional<mt::CheckpointInfo> checkpoint_of(const fs::path& path) {
   try {
-    mt::checkpoint_info(path);
-    return true;
+    return mt::checkpoint_info(path);
   } catch (const std::exception&) {
-    return false;
+    return std::nullopt;
   }
 }
 
@@ -159,9 +160,9 @@ void add_classify(CLI::App& app) {
     metalhead::Model model{nullptr};
     std::vector<std::string> classes;
     std::function<at::Tensor(const std::string&)> prepare;
-    if (is_checkpoint(a->weights)) {
+    if (const auto checkpoint = checkpoint_of(a->weights)) {
       // Our own: the checkpoint's classes and preprocessing (its size, channels, mean and std).
-      const mt::CheckpointInfo info = mt::checkpoint_info(a->weights);
+      const mt::CheckpointInfo& info = *checkpoint;
       model = mt::load_checkpoint_model(a->weights, a->model);
       classes = info.classes;
       const auto mean = at::tensor(std::vector<float>(info.mean.begin(), info.mean.end())).reshape({-1, 1, 1});

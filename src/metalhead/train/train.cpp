@@ -517,15 +517,24 @@ void Trainer::save(const std::filesystem::path& path) const {
   weights::write_safetensors(path, tensors, {{"format", "pt"}, {kMetaKey, meta.dump()}});
 }
 
-CheckpointInfo checkpoint_info(const std::filesystem::path& path) {
-  const auto file = weights::read_safetensors(path);
+namespace {
+
+// The run's metadata of a checkpoint file, parsed; throws when the file is not one.
+json checkpoint_meta(const weights::Safetensors& file, const std::filesystem::path& path) {
   auto it = file.metadata.find(kMetaKey);
   if (it == file.metadata.end()) {
     throw std::runtime_error(path.string() + ": not a checkpoint of `metalhead train` (no " + kMetaKey +
                              " metadata); for other weights use --model NAME --weights FILE");
   }
   try {
-    const json j = json::parse(it->second);
+    return json::parse(it->second);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(path.string() + ": damaged checkpoint metadata: " + e.what());
+  }
+}
+
+CheckpointInfo info_from(const json& j, const std::filesystem::path& path) {
+  try {
     CheckpointInfo info;
     j.at("model").get_to(info.model);
     j.at("inchannels").get_to(info.inchannels);
@@ -541,9 +550,17 @@ CheckpointInfo checkpoint_info(const std::filesystem::path& path) {
   }
 }
 
+}  // namespace
+
+CheckpointInfo checkpoint_info(const std::filesystem::path& path) {
+  return info_from(checkpoint_meta(weights::read_safetensors(path), path), path);
+}
+
 std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& checkpoint, data::LabelledImages train,
                                          int64_t epochs) {
-  const CheckpointInfo info = checkpoint_info(checkpoint);
+  const weights::Safetensors file = weights::read_safetensors(checkpoint);
+  const json meta = checkpoint_meta(file, checkpoint);
+  const CheckpointInfo info = info_from(meta, checkpoint);
   if (train.classes != info.classes) {
     throw std::invalid_argument(checkpoint.string() + ": the checkpoint was trained on " +
                                 std::to_string(info.classes.size()) + " other classes (" + info.classes.front() +
@@ -565,7 +582,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& checkpoint
   load_weights(t->model_, checkpoint, {.naming = Naming::metalhead});
   std::vector<std::pair<std::string, Tensor>> state;
   Tensor rng;
-  for (auto& [name, tensor] : weights::read_safetensors(checkpoint).tensors) {
+  for (const auto& [name, tensor] : file.tensors) {
     if (name.rfind(kOptimiserPrefix, 0) == 0) state.emplace_back(name.substr(kOptimiserPrefix.size()), tensor);
     if (name == kRngName) rng = tensor;
   }
@@ -581,7 +598,6 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& checkpoint
     generator.set_state(rng.clone());
   }
   t->epoch_ = info.epoch;
-  const json meta = json::parse(weights::read_safetensors(checkpoint).metadata.at(kMetaKey));
   t->history_ = history_from(meta.at("history"));
   return t;
 }
