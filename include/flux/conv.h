@@ -114,6 +114,10 @@ class CrossCor : public Holder<CrossCorImpl> {
 /// groups = in; `out` must be a multiple of `in`. As in Flux 0.13+, it is a Conv
 /// and prints as one.
 Conv DepthwiseConv(std::vector<int64_t> kernel, InOut io, Activation activation = identity, ConvOptions options = {});
+/// DepthwiseConv(weight, bias = true, σ, {.stride, .pad, .dilation}) from Flux's explicit
+/// (k..., in, multiplier) weight, in torch order [multiplier, in, k...]: a Conv with
+/// groups = in and multiplier·in outputs, the weight reshaped as Flux reshapes it.
+Conv DepthwiseConv(Tensor weight, Bias bias = true, Activation activation = identity, ConvOptions options = {});
 
 /// ConvTranspose(kernel, {in, out}, σ, {.stride, .pad, .outpad, .dilation, .groups, .bias, .init})
 /// The adjoint of Conv. Output size per dimension:

@@ -21,13 +21,18 @@ class Bias {
   Bias(bool on) : on_(on) {}
   Bias(Tensor value) : on_(true), value_(std::move(value)) {}
   bool on() const { return on_; }
-  /// The bias of length `n`: the explicit vector (checked) or zeros. `who` names the layer in errors.
-  std::optional<Tensor> make(int64_t n, const std::string& who) const;
+  /// The bias of length `n` and the weight's type `dtype` (Flux's create_bias): the
+  /// explicit vector (checked, converted) or zeros. `who` names the layer in errors.
+  std::optional<Tensor> make(int64_t n, const std::string& who, at::ScalarType dtype = at::kFloat) const;
 
  private:
   bool on_;
   Tensor value_;
 };
+
+/// An explicit weight as a layer stores it: a copy that keeps a float type (Flux keeps
+/// the array's eltype); integers and Bool become Float32.
+Tensor parameter_copy(const Tensor& w);
 
 struct DenseOptions {
   bool bias = true;

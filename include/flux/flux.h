@@ -15,6 +15,7 @@
 #include <flux/mode.h>
 #include <flux/normalise.h>
 #include <flux/padding.h>
+#include <flux/pairwise_fusion.h>
 #include <flux/parallel.h>
 #include <flux/pooling.h>
 #include <flux/printing.h>

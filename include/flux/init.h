@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <utility>
+#include <vector>
 
 namespace flux {
 
@@ -51,11 +52,45 @@ struct TruncatedNormal {
   Tensor operator()(at::IntArrayRef dims) const;
 };
 
+/// N(0, σ²) truncated to [−2, 2] (absolute, as Flux), σ = gain·√(1 / fan_in) (Flux's lecun_normal).
+struct LecunNormal {
+  double gain = 1.0;
+  Tensor operator()(at::IntArrayRef dims) const;
+};
+/// A (semi-)orthogonal matrix times gain: orthonormal columns when rows ≥ cols, rows
+/// otherwise. For other ranks, Julia's reshape of orthogonal(prod(dims[0:n-1]), dims[n-1])
+/// (a vector is a 1 × n row).
+struct Orthogonal {
+  double gain = 1.0;
+  Tensor operator()(at::IntArrayRef dims) const;
+};
+/// A matrix (rows, cols) of N(0, std²) values in which every column has
+/// ceil(min(1, sparsity)·rows) zeros at random rows. Matrices only, as in Flux.
+struct SparseInit {
+  double sparsity = 0.0;
+  double std = 0.01;
+  Tensor operator()(at::IntArrayRef dims) const;
+};
+/// Flux's identity_init: a vector of zeros (a bias), gain·I for a matrix, and for a kernel
+/// (k..., in, out) gain at the kernel's centre for every channel pair (i, i), i < min(in, out),
+/// so that a Conv with SamePad starts as the identity. Then circularly shifted by
+/// `shift`, one value per Julia dimension (missing ones 0), as Julia's circshift.
+struct IdentityInit {
+  double gain = 1.0;
+  std::vector<int64_t> shift = {};
+  Tensor operator()(at::IntArrayRef dims) const;
+};
+
 inline constexpr GlorotUniform glorot_uniform{};
 inline constexpr GlorotNormal glorot_normal{};
 inline constexpr KaimingUniform kaiming_uniform{};
 inline constexpr KaimingNormal kaiming_normal{};
 inline constexpr TruncatedNormal truncated_normal{};
+inline constexpr LecunNormal lecun_normal{};
+inline constexpr Orthogonal orthogonal{};
+inline const IdentityInit identity_init{};
+/// sparse_init(sparsity, std = 0.01) as an initialiser (Flux's keyword form).
+inline SparseInit sparse_init(double sparsity, double std = 0.01) { return SparseInit{sparsity, std}; }
 
 /// While a SkipInit is alive (on this thread), the random initialisers return tensors
 /// on torch's meta device (shapes without memory) instead of drawing: for models whose

@@ -61,11 +61,26 @@ const Connection plus(
     },
     add_into);
 
-const Connection vcat("vcat", [](const std::vector<Tensor>& xs) { return torch::cat(xs, -1); });
+namespace {
+// Julia's vcat and hcat take scalars as length-1 vectors, and of nothing give an empty vector.
+std::vector<Tensor> scalars_as_vectors(const std::vector<Tensor>& xs) {
+  std::vector<Tensor> out;
+  out.reserve(xs.size());
+  for (const auto& x : xs) out.push_back(x.dim() == 0 ? x.reshape({1}) : x);
+  return out;
+}
+}  // namespace
+
+const Connection vcat("vcat", [](const std::vector<Tensor>& xs) {
+  if (xs.empty()) return torch::empty({0});
+  return torch::cat(scalars_as_vectors(xs), -1);
+});
 
 const Connection hcat("hcat", [](const std::vector<Tensor>& xs) {
-  if (!xs.empty() && xs[0].dim() == 1) return torch::stack(xs, 0);
-  return torch::cat(xs, -2);
+  if (xs.empty()) return torch::empty({0});
+  auto vs = scalars_as_vectors(xs);
+  if (vs[0].dim() == 1) return torch::stack(vs, 0);  // vectors are columns: Julia's (n, k) is our [k, n]
+  return torch::cat(vs, -2);
 });
 
 Connection cat(int64_t dim) {

@@ -2,6 +2,7 @@
 
 #include <torch/types.h>
 
+#include <algorithm>
 #include <numeric>
 #include <sstream>
 
@@ -42,6 +43,13 @@ void check_conv_input(const LayerImpl& layer, const Tensor& x, int64_t in, const
     if (padded < dilation[d] * (kernel[d] - 1) + 1) {
       fail("spatial size at least " + std::to_string(dilation[d] * (kernel[d] - 1) + 1) + " after padding", x);
     }
+  }
+}
+
+// A kernel of size 1 is the same whatever its dilation: Flux accepts 0 there (k ÷ 2 of 1).
+void unit_dilation_of_unit_kernels(std::vector<int64_t>& dilation, const std::vector<int64_t>& kernel) {
+  for (size_t d = 0; d < dilation.size(); ++d) {
+    if (kernel[d] == 1 && dilation[d] == 0) dilation[d] = 1;
   }
 }
 
@@ -104,8 +112,8 @@ ConvImpl::ConvImpl(bool flipped, Tensor w, Bias b, Activation act, const ConvOpt
     throw std::invalid_argument("Conv: groups (" + std::to_string(options.groups) + ") must divide the " +
                                 std::to_string(w.size(0)) + " output channels");
   }
-  Tensor stored = w.to(torch::kFloat32);
-  stored = flipped ? stored.flip(spatial_dims(stored)) : stored.clone();
+  Tensor stored = parameter_copy(w);
+  if (flipped) stored = stored.flip(spatial_dims(stored));
   setup(options, stored.contiguous(), std::move(b));
 }
 
@@ -114,12 +122,13 @@ void ConvImpl::setup(const ConvOptions& options, const Tensor& w, Bias b) {
   kernel_.assign(w.sizes().begin() + 2, w.sizes().end());
   stride = options.stride.expand(n, "Conv stride");
   dilation = options.dilation.expand(n, "Conv dilation");
+  unit_dilation_of_unit_kernels(dilation, kernel_);
   check_positive(stride, "Conv", "stride");
   check_positive(dilation, "Conv", "dilation");
   pad_ = options.pad.resolve(kernel_, dilation);
   groups = options.groups;
   weight = register_parameter("weight", w);
-  if (auto v = b.make(w.size(0), "Conv")) bias = register_parameter("bias", *v);
+  if (auto v = b.make(w.size(0), "Conv", w.scalar_type())) bias = register_parameter("bias", *v);
 }
 
 Tensor ConvImpl::forward(const Tensor& x) {
@@ -174,6 +183,20 @@ Conv DepthwiseConv(std::vector<int64_t> kernel, InOut io, Activation act, ConvOp
   return Conv(std::move(kernel), io, std::move(act), std::move(options));
 }
 
+Conv DepthwiseConv(Tensor w, Bias bias, Activation act, ConvOptions options) {
+  if (!w.defined() || w.dim() < 3 || w.dim() > 5) {
+    throw std::invalid_argument("DepthwiseConv: expected a weight [multiplier, in, k...] with 1 to 3 spatial dimensions, got " +
+                                shape_string(w));
+  }
+  if (options.groups != 1) throw std::invalid_argument("DepthwiseConv: groups is set by the weight (its in channels)");
+  // Flux reshapes (k..., in, mult) to (k..., 1, in·mult): torch order [mult, in, k...] to [mult·in, 1, k...].
+  std::vector<int64_t> shape(w.sizes().begin(), w.sizes().end());
+  options.groups = shape[1];
+  shape[0] *= shape[1];
+  shape[1] = 1;
+  return Conv(w.reshape(shape), std::move(bias), std::move(act), std::move(options));
+}
+
 // ---- ConvTranspose -------------------------------------------------------------
 
 ConvTransposeImpl::ConvTransposeImpl(std::vector<int64_t> kernel, InOut io, Activation act, ConvTransposeOptions options)
@@ -199,8 +222,8 @@ ConvTransposeImpl::ConvTransposeImpl(Tensor w, Bias b, Activation act, ConvTrans
   if (options.groups < 1 || w.size(0) % options.groups != 0) {
     throw std::invalid_argument("ConvTranspose: groups must divide the input channels");
   }
-  Tensor w32 = w.to(torch::kFloat32);
-  setup(options, w32.flip(spatial_dims(w32)).contiguous(), std::move(b));
+  Tensor stored = parameter_copy(w);
+  setup(options, stored.flip(spatial_dims(stored)).contiguous(), std::move(b));
 }
 
 void ConvTransposeImpl::setup(const ConvTransposeOptions& options, const Tensor& w, Bias b) {
@@ -208,6 +231,7 @@ void ConvTransposeImpl::setup(const ConvTransposeOptions& options, const Tensor&
   kernel_.assign(w.sizes().begin() + 2, w.sizes().end());
   stride = options.stride.expand(n, "ConvTranspose stride");
   dilation = options.dilation.expand(n, "ConvTranspose dilation");
+  unit_dilation_of_unit_kernels(dilation, kernel_);
   outpad = options.outpad.expand(n, "ConvTranspose outpad");
   check_positive(stride, "ConvTranspose", "stride");
   check_positive(dilation, "ConvTranspose", "dilation");
@@ -215,19 +239,20 @@ void ConvTransposeImpl::setup(const ConvTransposeOptions& options, const Tensor&
     if (p < 0) throw std::invalid_argument("ConvTranspose: outpad must be non-negative");
   }
   if (options.pad.is_same()) {
-    // Flux: SamePad of a kernel k - stride + 1, so that the output is I·stride.
-    std::vector<int64_t> k(n);
+    // Flux: Conv's SamePad for a kernel k − stride + 1, so that the output is I·stride.
+    // Where the stride exceeds the kernel the padding is negative: the output grows.
+    pad_.clear();
     for (size_t d = 0; d < n; ++d) {
-      k[d] = kernel_[d] - stride[d] + 1;
-      if (k[d] < 1) throw std::invalid_argument("ConvTranspose: SamePad needs kernel >= stride");
+      const int64_t total = (kernel_[d] - stride[d]) * dilation[d];
+      pad_.push_back(total >= 0 ? (total + 1) / 2 : -((-total) / 2));  // Julia's cld(total, 2)
+      pad_.push_back(total >= 0 ? total / 2 : -((-total + 1) / 2));    // Julia's fld(total, 2)
     }
-    pad_ = options.pad.resolve(k, dilation);
   } else {
     pad_ = options.pad.resolve(kernel_, dilation);
   }
   groups = options.groups;
   weight = register_parameter("weight", w);
-  if (auto v = b.make(w.size(1) * groups, "ConvTranspose")) bias = register_parameter("bias", *v);
+  if (auto v = b.make(w.size(1) * groups, "ConvTranspose", w.scalar_type())) bias = register_parameter("bias", *v);
 }
 
 Tensor ConvTransposeImpl::forward(const Tensor& x) {
@@ -239,7 +264,7 @@ Tensor ConvTransposeImpl::forward(const Tensor& x) {
     if (size < 1) input_error("an input large enough for a non-empty output", x);
   }
   Tensor xf = as_float(x, weight);
-  bool fast = is_symmetric(pad_);
+  bool fast = is_symmetric(pad_) && std::all_of(pad_.begin(), pad_.end(), [](int64_t p) { return p >= 0; });
   for (int64_t d = 0; d < n; ++d) fast = fast && outpad[d] < std::max(stride[d], dilation[d]);
   if (fast) {
     return activation(at::convolution(xf, weight, bias.defined() ? bias : Tensor(), stride, symmetric_half(pad_),

@@ -4,14 +4,18 @@
 
 namespace flux {
 
-std::optional<Tensor> Bias::make(int64_t n, const std::string& who) const {
+Tensor parameter_copy(const Tensor& w) {
+  return w.is_floating_point() ? w.detach().clone() : w.to(torch::kFloat32);
+}
+
+std::optional<Tensor> Bias::make(int64_t n, const std::string& who, at::ScalarType dtype) const {
   if (!on_) return std::nullopt;
-  if (!value_.defined()) return torch::zeros({n});
+  if (!value_.defined()) return torch::zeros({n}, torch::TensorOptions().dtype(dtype));
   if (value_.dim() != 1 || value_.size(0) != n) {
     throw std::invalid_argument(who + ": expected a bias of shape [" + std::to_string(n) + "], got " +
                                 shape_string(value_));
   }
-  return value_.to(torch::kFloat32).clone();
+  return value_.detach().to(dtype).clone();
 }
 
 namespace {
@@ -26,15 +30,15 @@ void check_io(InOut io, const char* who) {
 DenseImpl::DenseImpl(InOut io, Activation act, DenseOptions options) : activation(std::move(act)) {
   check_io(io, "Dense");
   weight = register_parameter("weight", options.init({io.out, io.in}).reshape({io.out, io.in}));
-  if (options.bias) bias = register_parameter("bias", torch::zeros({io.out}));
+  if (options.bias) bias = register_parameter("bias", torch::zeros({io.out}, torch::TensorOptions().dtype(weight.scalar_type())));
 }
 
 DenseImpl::DenseImpl(Tensor w, Bias b, Activation act) : activation(std::move(act)) {
   if (!w.defined() || w.dim() != 2) {
     throw std::invalid_argument("Dense: expected a weight matrix [out, in], got " + shape_string(w));
   }
-  weight = register_parameter("weight", w.to(torch::kFloat32).clone());
-  if (auto v = b.make(w.size(0), "Dense")) bias = register_parameter("bias", *v);
+  weight = register_parameter("weight", parameter_copy(w));
+  if (auto v = b.make(w.size(0), "Dense", weight.scalar_type())) bias = register_parameter("bias", *v);
 }
 
 Tensor DenseImpl::forward(const Tensor& x) {

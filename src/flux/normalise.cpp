@@ -3,8 +3,45 @@
 #include <torch/types.h>
 
 namespace flux {
+namespace {
 
-Tensor normalise(const Tensor& x, NormaliseOptions options) {
+// Flux broadcasts a norm's Float32 parameters against the input, so Float64 input is
+// normalised in Float64. We compute in the wider of the input's and the parameters'
+// types and return the input's float type: Float16 is computed in Float32 (CPU
+// libtorch has no Half batch norm) and returned as Float16; integers give floats.
+struct NormTypes {
+  at::ScalarType compute, result;
+};
+
+NormTypes norm_types(const Tensor& x, const Tensor& param) {
+  const auto p = param.defined() ? param.scalar_type() : c10::typeMetaToScalarType(at::get_default_dtype());
+  if (!at::isFloatingType(x.scalar_type())) return {p, p};
+  auto compute = at::promote_types(x.scalar_type(), p);
+  if (compute == at::kHalf && x.device().is_cpu()) compute = at::kFloat;  // no Half norms on CPU
+  return {compute, x.scalar_type()};
+}
+
+Tensor as_type(const Tensor& t, at::ScalarType type) {
+  return !t.defined() || t.scalar_type() == type ? t : t.to(type);
+}
+
+// Runs a torch norm with running statistics in `compute` type; the running statistics
+// (kept in their own type) take the update.
+template <class F>
+Tensor with_running_stats(Tensor& running_mean, Tensor& running_var, at::ScalarType compute, F&& norm) {
+  if (!running_mean.defined() || running_mean.scalar_type() == compute) return norm(running_mean, running_var);
+  Tensor mean = running_mean.to(compute), var = running_var.to(compute);
+  Tensor y = norm(mean, var);
+  torch::NoGradGuard no_grad;
+  running_mean.copy_(mean);
+  running_var.copy_(var);
+  return y;
+}
+
+}  // namespace
+
+Tensor normalise(const Tensor& x0, NormaliseOptions options) {
+  const Tensor x = at::isFloatingType(x0.scalar_type()) ? x0 : x0.to(c10::typeMetaToScalarType(at::get_default_dtype()));
   Tensor mu = x.mean(options.dims, /*keepdim=*/true);
   Tensor sigma = (x - mu).square().mean(options.dims, true).sqrt();  // population std
   return (x - mu) / (sigma + options.eps);
@@ -36,8 +73,12 @@ Tensor BatchNormImpl::forward(const Tensor& x) {
     input_error("input with " + std::to_string(channels) + " channels in dimension 1", x);
   }
   const bool training = is_active(x) || !running_mean.defined();
-  Tensor y = torch::batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps,
-                               /*cudnn_enabled=*/true);
+  const auto [compute, result] = norm_types(x, weight.defined() ? weight : running_mean);
+  Tensor y = with_running_stats(running_mean, running_var, compute, [&](const Tensor& mean, const Tensor& var) {
+    return torch::batch_norm(as_type(x, compute), as_type(weight, compute), as_type(bias, compute), mean, var,
+                             training, momentum, eps, /*cudnn_enabled=*/true);
+  });
+  y = as_type(y, result);
   return activation(std::move(y));
 }
 
@@ -63,8 +104,12 @@ Tensor InstanceNormImpl::forward(const Tensor& x) {
     input_error("a [N, " + std::to_string(channels) + ", spatial...] input", x);
   }
   const bool use_input_stats = is_active(x) || !running_mean.defined();
-  Tensor y = torch::instance_norm(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps,
-                                  /*cudnn_enabled=*/true);
+  const auto [compute, result] = norm_types(x, weight.defined() ? weight : running_mean);
+  Tensor y = with_running_stats(running_mean, running_var, compute, [&](const Tensor& mean, const Tensor& var) {
+    return torch::instance_norm(as_type(x, compute), as_type(weight, compute), as_type(bias, compute), mean, var,
+                                use_input_stats, momentum, eps, /*cudnn_enabled=*/true);
+  });
+  y = as_type(y, result);
   return activation(std::move(y));
 }
 
@@ -96,7 +141,11 @@ Tensor GroupNormImpl::forward(const Tensor& x) {
   if (x.dim() < 2 || x.size(1) != channels) {
     input_error("input with " + std::to_string(channels) + " channels in dimension 1", x);
   }
-  return activation(torch::group_norm(x, groups, weight, bias, eps, /*cudnn_enabled=*/true));
+  const auto [compute, result] = norm_types(x, weight);
+  Tensor y = torch::group_norm(as_type(x, compute), groups, as_type(weight, compute), as_type(bias, compute), eps,
+                               /*cudnn_enabled=*/true);
+  y = as_type(y, result);
+  return activation(std::move(y));
 }
 
 void GroupNormImpl::pretty_print(std::ostream& os) const {

@@ -16,21 +16,22 @@ ScaleImpl::ScaleImpl(std::vector<int64_t> size, Activation act, ScaleOptions opt
   std::vector<int64_t> reversed;
   for (int64_t d = s.dim() - 1; d >= 0; --d) reversed.push_back(d);
   scale = register_parameter("scale", s.permute(reversed).contiguous());
-  if (options.bias) bias = register_parameter("bias", torch::zeros(size));
+  if (options.bias) bias = register_parameter("bias", torch::zeros(size, torch::TensorOptions().dtype(scale.scalar_type())));
 }
 
 ScaleImpl::ScaleImpl(Tensor s, Bias b, Activation act) : activation(std::move(act)) {
   if (!s.defined() || s.dim() == 0) throw std::invalid_argument("Scale: expected a scale array, got " + shape_string(s));
-  scale = register_parameter("scale", s.to(torch::kFloat32).clone());
+  scale = register_parameter("scale", parameter_copy(s));
   if (b.on()) {
-    auto v = b.make(s.numel(), "Scale");
+    auto v = b.make(s.numel(), "Scale", scale.scalar_type());
     bias = register_parameter("bias", v->reshape(s.sizes()));
   }
 }
 
 Tensor ScaleImpl::forward(const Tensor& x) {
-  const int64_t k = scale.dim();
-  bool ok = x.dim() >= k;
+  // Trailing dimensions broadcast; an input of lower rank than the scale too, as in Flux.
+  const int64_t k = std::min(scale.dim(), x.dim());
+  bool ok = true;
   for (int64_t i = 1; ok && i <= k; ++i) {
     ok = x.size(-i) == scale.size(-i) || x.size(-i) == 1 || scale.size(-i) == 1;
   }
