@@ -29,7 +29,11 @@ metalhead::data::LabelledImages load_data(const std::string& data, metalhead::da
                                           const std::vector<int64_t>& size = {}, int64_t channels = 0,
                                           int64_t limit = 0);
 
-/// Intra-op threads: `threads` if positive, else one per core.
+/// Intra-op threads: `threads` if positive, else one per core; more than 4 per core is refused.
 void set_threads(int threads);
+
+/// Refuses (as a usage error) an input size outside 1..kMaxImageSide or a batch of inputs
+/// that would not fit in a quarter of the machine's memory.
+void check_input(const std::vector<int64_t>& hw, int64_t batch, int64_t channels);
 
 }  // namespace cli

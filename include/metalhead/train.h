@@ -37,6 +37,9 @@ ScheduleKind schedule_kind(const std::string& name);    // "constant", "cosine",
 std::string to_string(OptimiserKind kind);
 std::string to_string(ScheduleKind kind);
 
+/// The largest image side (and crop padding) that training accepts.
+inline constexpr int64_t kMaxImageSide = 8192;
+
 struct TrainOptions {
   std::string model = "resnet18";
   int64_t epochs = 3;
@@ -192,5 +195,19 @@ Model load_checkpoint_model(const std::filesystem::path& path, const std::string
 /// Metrics as CSV, and as an SVG chart of loss and accuracy per epoch (both atomic).
 void write_metrics_csv(const std::filesystem::path& path, const std::vector<MetricsRow>& rows);
 void write_metrics_svg(const std::filesystem::path& path, const std::vector<MetricsRow>& rows, const std::string& title);
+
+/// A run folder held by one writer: an flock'd `.lock` file inside it. A second training
+/// into the same folder (at once) is refused with a clear message; the lock ends with the
+/// process, however it ends. Creating the lock also proves the folder is writable.
+class RunFolderLock {
+ public:
+  explicit RunFolderLock(const std::filesystem::path& dir);
+  ~RunFolderLock();
+  RunFolderLock(const RunFolderLock&) = delete;
+  RunFolderLock& operator=(const RunFolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace metalhead::train

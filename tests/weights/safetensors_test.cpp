@@ -177,7 +177,7 @@ TEST_F(SafetensorsFile, ReadsAndWritesThePythonReferenceLayout) {
   EXPECT_EQ(read.tensors[1].second.scalar_type(), torch::kBFloat16);
   EXPECT_TRUE(torch::equal(read.tensors[1].second.to(torch::kFloat), torch::tensor({{1.0f, 0.5f}})));
 
-  write_safetensors(file("ours.safetensors"), read.tensors, read.metadata);
+  write_safetensors(file("ours.safetensors"), read.tensors, read.metadata, {.digest = false});
   EXPECT_EQ(slurp(file("ours.safetensors")), reference);
 }
 

@@ -41,6 +41,7 @@ void add_bench(CLI::App& app) {
     set_threads(a->threads);
     const auto& info = metalhead::model_info(a->model);
     const auto size = a->input_size.empty() ? info.input_size : a->input_size;
+    for (int64_t batch : a->batch_sizes) check_input(size, batch, a->inchannels);
     metalhead::Model m = info.build({.inchannels = a->inchannels, .nclasses = a->nclasses});
     using clock = std::chrono::steady_clock;
     // Runs `step` repeatedly for the time budget (after one warm-up call); images per second.

@@ -128,6 +128,7 @@ void add_summary(CLI::App& app) {
   cmd->callback([a] {
     const auto& info = metalhead::model_info(a->model);
     const auto size = a->input_size.empty() ? info.input_size : a->input_size;
+    check_input(size, 1, a->inchannels);
     metalhead::Model m = info.build({.inchannels = a->inchannels, .nclasses = a->nclasses});
     torch::NoGradGuard no_grad;
     m.ptr()->eval();

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -71,7 +72,12 @@ void add_eval(CLI::App& app) {
     struct Requirement {
       const Args& a;
       double accuracy = -1;
+      double loss = 0;
       void check() const {
+        if (!std::isfinite(loss)) {
+          throw std::runtime_error("the loss is " + std::to_string(loss) +
+                                   ": the checkpoint's weights (or the data) give non-finite logits");
+        }
         if (a.require >= 0 && accuracy < a.require) {
           throw std::runtime_error("accuracy " + std::to_string(100 * accuracy) + "% is below the required " +
                                    std::to_string(100 * a.require) + "%");
@@ -97,7 +103,7 @@ void add_eval(CLI::App& app) {
                          .augment = {.mean = info.mean, .std = info.std, .resize = info.input_size}});
     const int64_t k = static_cast<int64_t>(info.classes.size());
     const mt::Evaluation e = mt::evaluate(model, loader, k);
-    const Requirement requirement{*a, e.accuracy};
+    const Requirement requirement{*a, e.accuracy, e.loss};
     if (a->json) {
       std::vector<std::vector<int64_t>> confusion;
       for (int64_t i = 0; i < k; ++i) {
@@ -192,6 +198,10 @@ void add_classify(CLI::App& app) {
     c10::InferenceMode guard;
     for (size_t i = 0; i < inputs.size(); ++i) {
       const at::Tensor probs = at::softmax(model(inputs[i].unsqueeze(0)), 1)[0];
+      if (!at::isfinite(probs).all().item<bool>()) {
+        throw std::runtime_error(a->images[i] + ": the model gives non-finite scores; the weights " + a->weights +
+                                 " hold NaN or infinite values");
+      }
       if (probs.size(0) != static_cast<int64_t>(classes.size())) {
         throw std::runtime_error("the model gives " + std::to_string(probs.size(0)) + " scores for " +
                                  std::to_string(classes.size()) + " class names");

@@ -2,6 +2,7 @@
 // with a progress bar, per-epoch metrics (CSV and SVG chart) and atomic checkpoints.
 #include "../cli.h"
 
+#include <metalhead/atomic_file.h>
 #include <metalhead/data/images.h>
 #include <metalhead/registry.h>
 #include <metalhead/train.h>
@@ -15,6 +16,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <unistd.h>
@@ -32,7 +34,30 @@ std::string percent(double x) {
 }
 
 void set_threads(int threads) {
-  at::set_num_threads(threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (threads > 4 * cores) {
+    throw CLI::ValidationError("--threads " + std::to_string(threads) + " is more than 4 × this machine's " +
+                               std::to_string(cores) + " cores");
+  }
+  at::set_num_threads(threads > 0 ? threads : cores);
+}
+
+void check_input(const std::vector<int64_t>& hw, int64_t batch, int64_t channels) {
+  if (hw.size() != 2 || hw[0] < 1 || hw[1] < 1 || hw[0] > metalhead::train::kMaxImageSide ||
+      hw[1] > metalhead::train::kMaxImageSide) {
+    throw CLI::ValidationError("--input-size must be two numbers H W from 1 to " +
+                               std::to_string(metalhead::train::kMaxImageSide));
+  }
+  const double bytes = 4.0 * static_cast<double>(batch) * static_cast<double>(channels) * static_cast<double>(hw[0]) *
+                       static_cast<double>(hw[1]);
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  if (bytes > memory / 4) {
+    char text[200];
+    std::snprintf(text, sizeof text, "a batch of %lld inputs of %lld × %lld × %lld needs %.1f GB, more than a quarter of "
+                  "this machine's %.1f GB", static_cast<long long>(batch), static_cast<long long>(channels),
+                  static_cast<long long>(hw[0]), static_cast<long long>(hw[1]), bytes / 1e9, memory / 1e9);
+    throw CLI::ValidationError(text);
+  }
 }
 
 metalhead::data::LabelledImages load_data(const std::string& data, metalhead::data::Split split,
@@ -113,6 +138,7 @@ void run(const Args& a, CLI::App* cmd) {
   mt::TrainOptions o = a.o;
   std::unique_ptr<mt::Trainer> trainer;
   fs::path dir;
+  std::optional<mt::RunFolderLock> lock;  // held to the end: one writer per run folder
   if (!a.resume.empty()) {
     for (const char* name : kRunOptions) {
       if (given(name)) {
@@ -126,6 +152,8 @@ void run(const Args& a, CLI::App* cmd) {
     if (fs::is_directory(ckpt)) ckpt /= "checkpoint.safetensors";
     if (!fs::exists(ckpt)) throw std::runtime_error("--resume: no checkpoint " + ckpt.string());
     dir = ckpt.parent_path().empty() ? fs::path(".") : ckpt.parent_path();
+    lock.emplace(dir);
+    metalhead::remove_stale_temporaries(dir);
     const mt::CheckpointInfo info = mt::checkpoint_info(ckpt);
     o = info.options;
     trainer = mt::Trainer::resume(ckpt,
@@ -153,12 +181,30 @@ void run(const Args& a, CLI::App* cmd) {
     }
     metalhead::model_info(o.model);  // an unknown model fails before the data loads
     dir = a.output.empty() ? default_run_dir(metalhead::model_info(o.model).name) : a.output;
-    if (fs::exists(dir / "checkpoint.safetensors")) {
-      throw std::runtime_error(dir.string() + " already holds a run (checkpoint.safetensors); continue it with --resume " +
-                               dir.string() + " or choose another --output");
-    }
-    trainer = std::make_unique<mt::Trainer>(o, load_data(o.data, metalhead::data::Split::train, o.image_size, 0, o.limit));
+    auto refuse_existing = [&] {
+      if (fs::exists(dir / "checkpoint.safetensors")) {
+        throw std::runtime_error(dir.string() + " already holds a run (checkpoint.safetensors); continue it with --resume " +
+                                 dir.string() + " or choose another --output");
+      }
+    };
+    refuse_existing();
+    // The folder is made and locked first: an unwritable --output fails now, not after an epoch.
+    const bool created = !fs::exists(dir);
     fs::create_directories(dir);
+    try {
+      lock.emplace(dir);
+      refuse_existing();  // another run may have saved meanwhile
+      metalhead::remove_stale_temporaries(dir);
+      trainer = std::make_unique<mt::Trainer>(o, load_data(o.data, metalhead::data::Split::train, o.image_size, 0, o.limit));
+    } catch (...) {
+      if (created) {
+        std::error_code ec;
+        lock.reset();
+        fs::remove(dir / ".lock", ec);
+        fs::remove(dir, ec);  // only when empty
+      }
+      throw;
+    }
   }
   // The test set: Fashion-MNIST's own, or --test-data.
   std::unique_ptr<metalhead::data::DataLoader> test;

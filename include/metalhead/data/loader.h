@@ -15,6 +15,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -49,6 +50,7 @@ struct Batch {
 
 class DataLoader {
  public:
+  static constexpr int kMaxWorkers = 256;
   DataLoader(LabelledImages data, LoaderOptions options);
   ~DataLoader();
   DataLoader(const DataLoader&) = delete;
@@ -56,7 +58,8 @@ class DataLoader {
 
   /// Begins epoch `epoch` (any order; each one is reproducible on its own).
   void start_epoch(int64_t epoch);
-  /// The next batch of the epoch, or nullopt at its end.
+  /// The next batch of the epoch, or nullopt at its end. An error while a worker prepared
+  /// the batch is thrown here, in the caller's thread.
   std::optional<Batch> next();
 
   int64_t size() const { return data_.labels.size(0); }
@@ -65,6 +68,7 @@ class DataLoader {
 
  private:
   Batch make_batch(const std::vector<int64_t>& ids, int64_t epoch) const;
+  void start_workers();
   void stop_workers();
 
   LabelledImages data_;
@@ -76,6 +80,7 @@ class DataLoader {
   std::mutex mutex_;
   std::condition_variable ready_, space_;
   std::map<int64_t, Batch> done_;  // finished batches by index
+  std::map<int64_t, std::exception_ptr> failed_;  // batches whose preparation threw, by index
   int64_t claimed_ = 0;            // next batch index a worker takes
   uint64_t generation_ = 0;        // start_epoch calls so far
   bool stopping_ = false;

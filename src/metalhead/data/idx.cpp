@@ -1,6 +1,9 @@
 // idx.cpp — reading IDX files through zlib (which reads plain files as they are).
 #include <metalhead/data/idx.h>
 
+#include <metalhead/regular_file.h>
+
+#include <unistd.h>
 #include <zlib.h>
 
 #include <limits>
@@ -17,8 +20,12 @@ namespace {
 }  // namespace
 
 IdxArray read_idx(const std::filesystem::path& path) {
-  std::unique_ptr<gzFile_s, decltype(&gzclose)> file(gzopen(path.c_str(), "rb"), &gzclose);
-  if (!file) fail(path, "cannot open the file");
+  const int fd = RegularFile(path, "read_idx(" + path.string() + ")").release();
+  std::unique_ptr<gzFile_s, decltype(&gzclose)> file(gzdopen(fd, "rb"), &gzclose);
+  if (!file) {
+    ::close(fd);
+    fail(path, "cannot open the file");
+  }
   auto read = [&](void* to, size_t n) {
     size_t got = 0;
     while (got < n) {

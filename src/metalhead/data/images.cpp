@@ -1,5 +1,7 @@
 // images.cpp — OpenCV for decoding, encoding and resizing; torch tensors everywhere else.
 #include <metalhead/data/images.h>
+#include <metalhead/regular_file.h>
+#include <metalhead/data/image_header.h>
 
 #include <metalhead/atomic_file.h>
 
@@ -11,6 +13,7 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <set>
 #include <stdexcept>
@@ -62,15 +65,22 @@ at::Tensor read_image(const std::filesystem::path& path, int64_t channels) {
   if (channels != 0 && channels != 1 && channels != 3) {
     throw std::invalid_argument(who + ": channels must be 0, 1 or 3, got " + std::to_string(channels));
   }
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw std::runtime_error(who + ": " + (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file"));
-  }
   // Read the bytes ourselves: cv::imread cannot tell "unreadable" from "not an image".
-  std::ifstream in(path, std::ios::binary);
-  std::vector<uchar> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) throw std::runtime_error(who + ": cannot read the file");
+  RegularFile file(path, who);
+  std::vector<uchar> bytes(file.size());
+  if (file.read(bytes.data(), bytes.size()) != bytes.size()) throw std::runtime_error(who + ": the file shrank while being read");
   if (bytes.empty()) throw std::runtime_error(who + ": the file is empty");
+  if (const auto dims = declared_image_size(bytes.data(), bytes.size())) {
+    const uint64_t pixels = dims->width * dims->height;  // each below 2^32: no overflow
+    if (dims->width == 0 || dims->height == 0 || pixels > kMaxImagePixels) {
+      throw std::runtime_error(who + ": the image declares " + std::to_string(dims->width) + " × " +
+                               std::to_string(dims->height) + " pixels; at most " + std::to_string(kMaxImagePixels) +
+                               " are decoded (a decompression bomb, or a corrupt header)");
+    }
+  }
+  if (truncated_jpeg(bytes.data(), bytes.size())) {
+    std::cerr << "warning: " << who << ": the JPEG is truncated (no end-of-image marker); its missing part decodes as grey\n";
+  }
   const int flag = channels == 1 ? cv::IMREAD_GRAYSCALE : channels == 3 ? cv::IMREAD_COLOR : cv::IMREAD_ANYCOLOR;
   cv::Mat m;
   try {
@@ -175,7 +185,22 @@ at::Tensor imagenet_preprocess(const at::Tensor& image, int64_t crop, int64_t re
   // The shorter side becomes resize_to, the other keeps the aspect ratio (torchvision's Resize(int)).
   const std::vector<int64_t> size = h <= w ? std::vector<int64_t>{resize_to, std::max<int64_t>(1, resize_to * w / h)}
                                            : std::vector<int64_t>{std::max<int64_t>(1, resize_to * h / w), resize_to};
-  at::Tensor r = resize(rgb, size);
+  at::Tensor r;
+  const int64_t longer = std::max(size[0], size[1]);
+  if (longer > 4 * std::max(resize_to, crop)) {
+    // An extreme aspect ratio (1 × 10000, say) would resize to a huge strip of which only
+    // the centre is kept: resize just the centre's source rows or columns (plus a margin).
+    const bool wide = h <= w;
+    const int64_t source = wide ? w : h, target = wide ? size[1] : size[0];
+    const double scale = static_cast<double>(target) / static_cast<double>(source);
+    const int64_t keep = std::min<int64_t>(source, static_cast<int64_t>(std::ceil(2 * crop / scale)) + 4);
+    const int64_t start = (source - keep) / 2;
+    at::Tensor centre = rgb.narrow(wide ? 2 : 1, start, keep);
+    const int64_t kept = std::max<int64_t>(crop, static_cast<int64_t>(std::llround(static_cast<double>(keep) * scale)));
+    r = resize(centre, wide ? std::vector<int64_t>{resize_to, kept} : std::vector<int64_t>{kept, resize_to});
+  } else {
+    r = resize(rgb, size);
+  }
   // torchvision's offset: round((size - crop) / 2), ties to even as Python rounds.
   auto offset = [&](int64_t n) { return std::max<int64_t>(0, static_cast<int64_t>(std::nearbyint((n - crop) / 2.0))); };
   const int64_t top = offset(r.size(1)), left = offset(r.size(2));

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 #include <stdexcept>
+#include <system_error>
 
 namespace metalhead::data {
 namespace {
@@ -42,6 +43,20 @@ DataLoader::DataLoader(LabelledImages data, LoaderOptions options) : data_(std::
     mean_ = per_channel(options_.augment.mean, c, "mean");
     std_ = per_channel(options_.augment.std, c, "std");
   }
+  if (options_.workers > kMaxWorkers) {
+    throw std::invalid_argument("DataLoader: at most " + std::to_string(kMaxWorkers) + " workers, got " +
+                                std::to_string(options_.workers));
+  }
+  try {
+    start_workers();
+  } catch (const std::exception& e) {  // std::system_error, or bad_alloc for a thread's stack
+    stop_workers();  // joins those that started
+    throw std::runtime_error("DataLoader: cannot start " + std::to_string(std::max(1, options_.workers)) +
+                             " worker threads: " + e.what());
+  }
+}
+
+void DataLoader::start_workers() {
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     workers_.emplace_back([this] {
       std::unique_lock lock(mutex_);
@@ -55,10 +70,18 @@ DataLoader::DataLoader(LabelledImages data, LoaderOptions options) : data_(std::
         std::vector<int64_t> ids(order_.begin() + begin, order_.begin() + end);
         const int64_t epoch = epoch_;
         lock.unlock();
-        Batch b = make_batch(ids, epoch);
+        // An exception must not leave the thread (std::terminate): next() rethrows it.
+        std::optional<Batch> b;
+        std::exception_ptr error;
+        try {
+          b = make_batch(ids, epoch);
+        } catch (...) {
+          error = std::current_exception();
+        }
         lock.lock();
         if (generation == generation_) {  // not a batch of an epoch abandoned meanwhile
-          done_.emplace(index, std::move(b));
+          if (error) failed_.emplace(index, error);
+          else done_.emplace(index, std::move(*b));
           ready_.notify_all();
         }
       }
@@ -96,13 +119,15 @@ void DataLoader::start_epoch(int64_t epoch) {
   batches_ = batches_per_epoch();
   next_ = claimed_ = 0;
   done_.clear();
+  failed_.clear();
   space_.notify_all();
 }
 
 std::optional<Batch> DataLoader::next() {
   std::unique_lock lock(mutex_);
   if (next_ >= batches_) return std::nullopt;
-  ready_.wait(lock, [&] { return done_.count(next_) > 0; });
+  ready_.wait(lock, [&] { return done_.count(next_) > 0 || failed_.count(next_) > 0; });
+  if (auto failed = failed_.find(next_); failed != failed_.end()) std::rethrow_exception(failed->second);
   auto node = done_.extract(next_);
   ++next_;
   space_.notify_all();

@@ -16,7 +16,15 @@
 
 #include <flux/printing.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -71,10 +79,14 @@ void TrainOptions::validate() const {
   require(step_size >= 1, "the step schedule's step size must be at least 1 epoch");
   require(gamma > 0 && gamma <= 1, "the step schedule's gamma must be in (0, 1], got " + std::to_string(gamma));
   require(label_smoothing >= 0 && label_smoothing < 1, "label smoothing must be in [0, 1)");
-  require(workers >= 1, "at least one data-loading worker is needed");
-  require(pad_crop >= 0, "crop padding must not be negative");
-  require(image_size.empty() || (image_size.size() == 2 && image_size[0] > 0 && image_size[1] > 0),
-          "the image size must be two positive numbers H W");
+  require(workers >= 1 && workers <= data::DataLoader::kMaxWorkers,
+          "the data-loading workers must be from 1 to " + std::to_string(data::DataLoader::kMaxWorkers) + ", got " +
+              std::to_string(workers));
+  require(pad_crop >= 0 && pad_crop <= kMaxImageSide,
+          "crop padding must be from 0 to " + std::to_string(kMaxImageSide) + ", got " + std::to_string(pad_crop));
+  require(image_size.empty() || (image_size.size() == 2 && image_size[0] > 0 && image_size[1] > 0 &&
+                                 image_size[0] <= kMaxImageSide && image_size[1] <= kMaxImageSide),
+          "the image size must be two numbers H W from 1 to " + std::to_string(kMaxImageSide));
 }
 
 void to_json(json& j, const TrainOptions& o) {
@@ -413,6 +425,23 @@ Trainer::Trainer(TrainOptions options, data::LabelledImages train, Statistics st
   inchannels_ = train.images.size(1);
   input_size_ = options_.image_size.empty() ? std::vector<int64_t>{train.images.size(2), train.images.size(3)}
                                             : options_.image_size;
+  // A batch that cannot fit is refused now, not by a failed allocation in a loader thread.
+  {
+    const int64_t p = options_.pad_crop;
+    const double h = static_cast<double>(std::max(input_size_[0], train.images.size(2) + 2 * p));
+    const double w = static_cast<double>(std::max(input_size_[1], train.images.size(3) + 2 * p));
+    const double bytes = 4.0 * static_cast<double>(options_.batch_size * inchannels_) * h * w;
+    const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    if (bytes > memory / 4) {
+      char text[256];
+      std::snprintf(text, sizeof text,
+                    "a batch of %lld images of %lld × %.0f × %.0f floats needs %.1f GB, more than a quarter of this "
+                    "machine's %.1f GB (smaller --batch-size, --image-size or --pad-crop)",
+                    static_cast<long long>(options_.batch_size), static_cast<long long>(inchannels_), h, w, bytes / 1e9,
+                    memory / 1e9);
+      throw std::invalid_argument(std::string("Trainer: ") + text);
+    }
+  }
   torch::manual_seed(options_.seed);
   model_ = model_info(options_.model)
                .build({.inchannels = inchannels_, .nclasses = static_cast<int64_t>(classes_.size())});
@@ -499,6 +528,14 @@ void Trainer::record_test(const Evaluation& e) {
 
 void Trainer::save(const std::filesystem::path& path) const {
   auto tensors = named_tensors(model_);
+  // Never replace a checkpoint with one that cannot be used (a learning rate of 1e39, say,
+  // is finite as a double and infinite as a float): the previous checkpoint stays.
+  for (const auto& [name, t] : tensors) {
+    if (t.is_floating_point() && !at::isfinite(t).all().item<bool>()) {
+      throw std::runtime_error("training diverged: " + name + " is not finite after epoch " + std::to_string(epoch_) +
+                               "; not saving it over " + path.string() + " (try a smaller learning rate)");
+    }
+  }
   for (auto& [name, t] : optimiser_->state()) tensors.emplace_back(kOptimiserPrefix + name, t);
   {
     at::Generator generator = at::detail::getDefaultCPUGenerator();
@@ -612,6 +649,34 @@ Model load_checkpoint_model(const std::filesystem::path& path, const std::string
   load_weights(m, path, {.naming = Naming::metalhead});
   flux::testmode(*m.ptr());
   return m;
+}
+
+RunFolderLock::RunFolderLock(const std::filesystem::path& dir) {
+  const auto path = dir / ".lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd_ < 0) throw std::runtime_error("cannot write to the run folder " + dir.string() + ": " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    char pid[32] = {};
+    [[maybe_unused]] auto n = ::pread(fd_, pid, sizeof pid - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    if (error == EWOULDBLOCK) {
+      throw std::runtime_error("another training (process " + std::string(pid) + ") is writing to " + dir.string() +
+                               "; wait for it to end, or choose another --output");
+    }
+    throw std::runtime_error("cannot lock the run folder " + dir.string() + ": " + std::strerror(error));
+  }
+  const std::string me = std::to_string(::getpid());
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("cannot write to the run folder " + dir.string() + ": " + std::strerror(errno));
+  }
+}
+
+RunFolderLock::~RunFolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
 }
 
 }  // namespace metalhead::train

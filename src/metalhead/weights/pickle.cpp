@@ -469,7 +469,12 @@ void describe_into(std::string& out, const PickleValue* v, int depth) {
 
 Pickle parse_pickle(std::string_view bytes, const std::string& name, const PickleLimits& limits) {
   Pickle p;
-  Machine machine(bytes, name, limits, *p.values_);
+  // Memory in proportion to the input: a pickle of 1-byte opcodes that each make a value
+  // would otherwise cost ~200 bytes per input byte before a limit is reached.
+  PickleLimits bounded = limits;
+  const uint64_t budget = (uint64_t{64} << 20) + 16 * static_cast<uint64_t>(bytes.size());
+  bounded.max_values = std::min<uint64_t>(limits.max_values, budget / sizeof(PickleValue));
+  Machine machine(bytes, name, bounded, *p.values_);
   p.root_ = machine.run();
   p.end_ = machine.end();
   return p;

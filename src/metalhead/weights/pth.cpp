@@ -1,5 +1,6 @@
 // pth.cpp — tensors from a checked torch.save checkpoint: one copy per storage, views by as_strided.
 #include <metalhead/weights/pth.h>
+#include <metalhead/regular_file.h>
 #include <metalhead/weights/pth_format.h>
 
 #include <ATen/ATen.h>
@@ -56,14 +57,7 @@ NamedTensors read_pth_bytes(std::string_view bytes, const std::string& name) {
 }
 
 NamedTensors read_pth(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("read_pth(" + path + "): cannot open the file");
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0, std::ios::beg);
-  std::string bytes(size > 0 ? static_cast<size_t>(size) : 0, '\0');
-  if (size < 0 || !in.read(bytes.data(), size)) throw std::runtime_error("read_pth(" + path + "): cannot read the file");
-  return read_pth_bytes(bytes, path);
+  return read_pth_bytes(RegularFile(path, "read_pth(" + path + ")").read_all(), path);
 }
 
 }  // namespace metalhead::weights

@@ -1,5 +1,6 @@
 // safetensors.cpp — the torch side of safetensors: mmap'd reading, atomic writing.
 #include <metalhead/weights/safetensors.h>
+#include <metalhead/regular_file.h>
 
 #include <metalhead/atomic_file.h>
 
@@ -17,6 +18,7 @@
 #include <stdexcept>
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,25 +62,14 @@ std::string errno_text() { return std::strerror(errno); }
 class Mapping {
  public:
   Mapping(const std::filesystem::path& path, const std::string& who) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error(who + ": cannot open the file: " + errno_text());
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      std::string why = S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file";
-      ::close(fd);
-      throw std::runtime_error(who + ": cannot read the file: " + why);
-    }
-    size_ = static_cast<std::size_t>(st.st_size);
+    RegularFile file(path, who);
+    size_ = file.size();
     if (size_ > 0) {
-      void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        std::string why = errno_text();
-        ::close(fd);
-        throw std::runtime_error(who + ": cannot map the file into memory: " + why);
-      }
+      void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, file.fd(), 0);
+      if (p == MAP_FAILED) throw std::runtime_error(who + ": cannot map the file into memory: " + errno_text());
       data_ = static_cast<uint8_t*>(p);
     }
-    ::close(fd);  // the mapping keeps the file's contents
+    // Closing the file leaves the mapping and the file's contents.
   }
   ~Mapping() {
     if (data_) ::munmap(data_, size_);
@@ -94,6 +85,50 @@ class Mapping {
   std::size_t size_ = 0;
 };
 
+// SHA-256 over what a file means: its metadata (but the digest), every tensor's name,
+// dtype, shape and place, and the data buffer. A flipped bit anywhere changes it.
+class Digest {
+ public:
+  Digest() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 unavailable");
+  }
+  void add(const void* data, std::size_t n) { EVP_DigestUpdate(ctx_.get(), data, n); }
+  void add(std::string_view s) {
+    add(s.data(), s.size());
+    add("", 1);  // a separator, so that ("ab", "c") and ("a", "bc") differ
+  }
+  void add_metadata(const std::map<std::string, std::string>& metadata) {
+    for (const auto& [key, value] : metadata) {
+      if (key == kDigestKey) continue;
+      add(key);
+      add(value);
+    }
+  }
+  void add_tensor(std::string_view name, Dtype dtype, at::IntArrayRef shape, std::size_t begin, std::size_t end) {
+    add(name);
+    add(dtype_name(dtype));
+    std::string dims;
+    for (auto d : shape) dims += std::to_string(d) + ",";
+    add(dims);
+    add(std::to_string(begin) + "-" + std::to_string(end));
+  }
+  std::string hex() {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx_.get(), out, &n);
+    std::string text;
+    for (unsigned i = 0; i < n; ++i) {
+      char buf[3];
+      std::snprintf(buf, sizeof buf, "%02x", out[i]);
+      text += buf;
+    }
+    return text;
+  }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+};
+
 std::string supported_dtypes() {
   return "F64 (double), F32 (float), F16 (half), BF16 (bfloat16), I64 (long), I32 (int), I16 (short), "
          "I8 (char), U8 (byte) and BOOL (bool)";
@@ -104,6 +139,17 @@ std::string supported_dtypes() {
 Safetensors read_safetensors(const std::filesystem::path& path) {
   auto mapping = std::make_shared<Mapping>(path, "read_safetensors(" + path.string() + ")");
   SafetensorsHeader header = parse_safetensors_header(mapping->data(), mapping->size(), path.string());
+  if (auto carried = header.metadata.find(kDigestKey); carried != header.metadata.end()) {
+    Digest digest;
+    digest.add_metadata(header.metadata);
+    for (const auto& t : header.tensors) digest.add_tensor(t.name, t.dtype, t.shape, t.begin, t.end);
+    digest.add(mapping->data() + header.data_offset, mapping->size() - header.data_offset);
+    if (digest.hex() != carried->second) {
+      throw std::runtime_error("read_safetensors(" + path.string() + "): corrupt file: its contents do not match the SHA-256 digest it carries (" +
+                               std::string(kDigestKey) + "); it was changed or damaged after it was written");
+    }
+    header.metadata.erase(carried);
+  }
   Safetensors out{std::move(header.metadata), {}};
   out.tensors.reserve(header.tensors.size());
   for (const auto& t : header.tensors) {
@@ -122,7 +168,7 @@ Safetensors read_safetensors(const std::filesystem::path& path) {
 }
 
 void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+                       const std::map<std::string, std::string>& metadata, const SafetensorsWriteOptions& options) {
   const std::string who = "write_safetensors(" + path.string() + ")";
   struct Item {
     const std::string* name;
@@ -153,9 +199,28 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<std:
   std::stable_sort(items.begin(), items.end(),
                    [](const Item& a, const Item& b) { return dtype_size(a.dtype) > dtype_size(b.dtype); });
 
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  if (metadata.count(kDigestKey)) throw std::invalid_argument(who + ": the metadata key " + std::string(kDigestKey) + " is reserved");
+  // The digest goes in the header, before the data: a first pass over the data computes it.
+  Digest digest;
+  std::map<std::string, std::string> with_digest = metadata;
+  digest.add_metadata(metadata);
   std::size_t offset = 0;
+  for (const auto& item : items) {
+    std::size_t nbytes = static_cast<std::size_t>(item.tensor->numel()) * dtype_size(item.dtype);
+    digest.add_tensor(*item.name, item.dtype, item.tensor->sizes(), offset, offset + nbytes);
+    offset += nbytes;
+  }
+  if (options.digest) {
+    for (const auto& item : items) {
+      at::Tensor data = item.tensor->detach().to(at::kCPU).contiguous();
+      digest.add(data.data_ptr(), static_cast<std::size_t>(data.numel()) * dtype_size(item.dtype));
+    }
+    with_digest[kDigestKey] = digest.hex();
+  }
+
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!with_digest.empty()) header["__metadata__"] = with_digest;
+  offset = 0;
   for (const auto& item : items) {
     std::size_t nbytes = static_cast<std::size_t>(item.tensor->numel()) * dtype_size(item.dtype);
     header[*item.name] = {{"dtype", dtype_name(item.dtype)},

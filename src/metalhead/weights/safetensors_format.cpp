@@ -22,6 +22,8 @@ using json = nlohmann::json;
 // The reference implementation (safetensors' Rust crate) refuses headers above 100 MB too;
 // a larger length is a corrupt or hostile file, not a model.
 constexpr std::size_t kMaxHeaderBytes = 100'000'000;
+// The largest published checkpoints hold a few thousand tensors per file.
+constexpr std::size_t kMaxTensors = 1'000'000;
 
 struct DtypeEntry {
   Dtype dtype;
@@ -127,38 +129,71 @@ class Checker {
   std::string prefix_;
 };
 
-// Parses the JSON and refuses duplicate keys, which nlohmann would silently let the last one win.
-json parse_json(const char* first, const char* last, const Checker& check) {
-  std::vector<std::set<std::string>> keys;  // one set per open object
-  std::string current_tensor, duplicate, duplicate_in;
-  auto callback = [&](int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start: keys.emplace_back(); break;
-      case json::parse_event_t::object_end: keys.pop_back(); break;
-      case json::parse_event_t::key: {
-        const auto& key = parsed.get_ref<const std::string&>();
-        if (keys.size() == 1) current_tensor = key;
-        if (!keys.back().insert(key).second && duplicate.empty()) {
-          duplicate = key;
-          duplicate_in = keys.size() == 1 ? "" : current_tensor;
-        }
-        break;
+// A SAX pass that refuses duplicate keys (nlohmann would silently let the last one win)
+// and counts the tensors, in time linear in the header. (nlohmann's callback parser
+// re-scans the parent object at the end of every entry: quadratic in the tensor count.)
+class KeyChecker : public nlohmann::json_sax<json> {
+ public:
+  std::string duplicate, duplicate_in, error;
+  std::size_t entries = 0;
+
+  bool start_object(std::size_t) override {
+    keys_.emplace_back();
+    return true;
+  }
+  bool end_object() override {
+    keys_.pop_back();
+    return true;
+  }
+  bool key(string_t& key) override {
+    if (keys_.size() == 1) {
+      current_tensor_ = key;
+      if (key != "__metadata__" && ++entries > kMaxTensors) {
+        error = "header lists more than " + std::to_string(kMaxTensors) + " tensors, the limit";
+        return false;
       }
-      default: break;
+    }
+    if (!keys_.back().insert(key).second) {
+      duplicate = key;
+      duplicate_in = keys_.size() == 1 ? "" : current_tensor_;
+      return false;
     }
     return true;
-  };
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = std::string("header is not valid JSON: ") + ascii(e.what());
+    return false;
+  }
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+
+ private:
+  std::vector<std::set<std::string>> keys_;  // one set per open object
+  std::string current_tensor_;
+};
+
+json parse_json(const char* first, const char* last, const Checker& check) {
+  KeyChecker keys;
+  json::sax_parse(first, last, &keys);
+  if (!keys.error.empty()) check.fail(keys.error);
+  if (!keys.duplicate.empty()) {
+    if (keys.duplicate_in.empty()) check.fail("header names tensor " + in_quotes(keys.duplicate) + " twice");
+    check.fail(keys.duplicate_in, "key " + in_quotes(keys.duplicate) + " appears twice");
+  }
   json header;
   try {
-    header = json::parse(first, last, callback);
+    header = json::parse(first, last);
   } catch (const json::exception& e) {
     check.fail("header is not valid JSON: " + ascii(e.what()));
   }
   if (!header.is_object()) check.fail("header must be a JSON object, got " + describe(header));
-  if (!duplicate.empty()) {
-    if (duplicate_in.empty()) check.fail("header names tensor " + in_quotes(duplicate) + " twice");
-    check.fail(duplicate_in, "key " + in_quotes(duplicate) + " appears twice");
-  }
   return header;
 }
 

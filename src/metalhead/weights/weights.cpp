@@ -1,5 +1,6 @@
 // weights.cpp — load_weights / save_weights over the safetensors and .pth readers.
 #include <metalhead/weights.h>
+#include <metalhead/regular_file.h>
 #include <metalhead/registry.h>
 #include <metalhead/placeholders.h>
 #include <metalhead/weights/pth.h>
@@ -41,11 +42,8 @@ NamedTensors our_tensors(const torch::nn::Module& model) {
 }
 
 NamedTensors read_any(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("load_weights(" + path.string() + "): cannot open the file");
   char magic[9] = {};
-  in.read(magic, 9);
-  const auto got = in.gcount();
+  const std::size_t got = RegularFile(path, "load_weights(" + path.string() + ")").read(magic, 9);
   // torch.save writes a zip ("PK") or, in the legacy format, a pickle (protocol 2: 0x80 0x02).
   if (got >= 2 && ((magic[0] == 'P' && magic[1] == 'K') || (uint8_t(magic[0]) == 0x80 && magic[1] == 2))) {
     return weights::read_pth(path.string());

@@ -1,0 +1,128 @@
+// The run folder under faults (issue 15): temporaries removed on SIGINT/SIGTERM and after
+// SIGKILL, one writer per folder, no checkpoint of non-finite weights, batches that fit.
+#include <metalhead/atomic_file.h>
+#include <metalhead/data/idx.h>
+#include <metalhead/train.h>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+namespace mt = metalhead::train;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::path(testing::TempDir()) / ("metalhead-files-" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A pid that is not running now: a child that has exited and been reaped.
+pid_t gone_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(AtomicFile, SigtermDuringAWriteLeavesNoTemporary) {
+  const auto dir = fresh_dir("sigterm");
+  for (int signal : {SIGTERM, SIGINT}) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      metalhead::remove_temporaries_on_signal();
+      metalhead::AtomicFile f(dir / "checkpoint.safetensors", "test");
+      f.write("partial", 7);
+      std::raise(signal);  // mid-write, as a Ctrl-C or `kill` would come
+      ::_exit(3);          // not reached
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == signal) << "the signal still ends the process";
+    EXPECT_EQ(names_in(dir), std::vector<std::string>{}) << "signal " << signal;
+  }
+}
+
+TEST(AtomicFile, StaleTemporariesOfDeadProcessesAreRemoved) {
+  const auto dir = fresh_dir("stale");
+  const std::string dead = ".checkpoint.safetensors.tmp-" + std::to_string(gone_pid()) + "-0";
+  const std::string alive = ".checkpoint.safetensors.tmp-" + std::to_string(::getppid()) + "-1";
+  for (const auto& n : {dead, alive, std::string("checkpoint.safetensors"), std::string(".tmp-notes")}) {
+    std::ofstream(dir / n) << "x";
+  }
+  EXPECT_EQ(metalhead::remove_stale_temporaries(dir), 1);
+  EXPECT_EQ(names_in(dir), (std::vector<std::string>{alive, ".tmp-notes", "checkpoint.safetensors"}));
+}
+
+TEST(RunFolderLock, ASecondWriterIsRefused) {
+  const auto dir = fresh_dir("lock");
+  {
+    mt::RunFolderLock first(dir);
+    const std::string e = error_of([&] { mt::RunFolderLock second(dir); });
+    EXPECT_NE(e.find("another training (process " + std::to_string(::getpid()) + ")"), std::string::npos) << e;
+    EXPECT_NE(e.find(dir.string()), std::string::npos) << e;
+  }
+  EXPECT_NO_THROW(mt::RunFolderLock again(dir));  // released with the first
+}
+
+TEST(RunFolderLock, AnUnwritableFolderIsRefusedAtOnce) {
+  const std::string e = error_of([] { mt::RunFolderLock lock("/proc/metalhead-no-such-run"); });
+  EXPECT_NE(e.find("cannot write to the run folder /proc/metalhead-no-such-run"), std::string::npos) << e;
+}
+
+TEST(Trainer, RefusesToCheckpointNonFiniteWeights) {
+  auto d = metalhead::data::fashion_mnist(metalhead::data::Split::train);
+  d.images = d.images.narrow(0, 0, 64);
+  d.labels = d.labels.narrow(0, 0, 64);
+  // 1e39 is a finite double and an infinite float: one step makes the weights infinite,
+  // and one batch per epoch means no later loss shows it.
+  mt::Trainer t({.model = "resnet18", .epochs = 1, .batch_size = 64, .lr = 1e39, .workers = 1}, d);
+  t.train_epoch();
+  const auto dir = fresh_dir("nonfinite");
+  const std::string e = error_of([&] { t.save(dir / "checkpoint.safetensors"); });
+  EXPECT_NE(e.find("not finite"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(dir / "checkpoint.safetensors"));
+  EXPECT_EQ(names_in(dir), std::vector<std::string>{});
+}
+
+TEST(Trainer, ABatchThatCannotFitIsRefusedUpFront) {
+  auto d = metalhead::data::fashion_mnist(metalhead::data::Split::train);
+  d.images = d.images.narrow(0, 0, 128);
+  d.labels = d.labels.narrow(0, 0, 128);
+  const std::string e = error_of([&] {
+    mt::Trainer t({.model = "resnet18", .batch_size = 128, .workers = 1, .image_size = {8192, 8192}}, d);
+  });
+  EXPECT_NE(e.find("GB, more than a quarter"), std::string::npos) << e;
+  const std::string bad_size = error_of([&] { mt::TrainOptions{.image_size = {100000, 100000}}.validate(); });
+  EXPECT_NE(bad_size.find("from 1 to 8192"), std::string::npos) << bad_size;
+  const std::string bad_pad = error_of([&] { mt::TrainOptions{.pad_crop = 100000}.validate(); });
+  EXPECT_NE(bad_pad.find("crop padding"), std::string::npos) << bad_pad;
+  const std::string bad_workers = error_of([&] { mt::TrainOptions{.workers = 1000000}.validate(); });
+  EXPECT_NE(bad_workers.find("workers must be from 1 to 256"), std::string::npos) << bad_workers;
+}
