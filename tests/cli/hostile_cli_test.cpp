@@ -95,7 +95,11 @@ TEST(CliHostile, CorruptAndNonFiniteCheckpointsAreRefused) {
   std::string bad = good;
   bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x40);
   std::ofstream(ckpt, std::ios::binary) << bad;
-  for (const std::string& args : {"eval " + run_dir.string(), "train --resume " + run_dir.string() + " --threads 1"}) {
+  const auto png_dir = dir / "img";
+  ASSERT_EQ(run("samples --count 1 --output " + png_dir.string()).status, 0);
+  const auto png = fs::directory_iterator(png_dir)->path();
+  for (const std::string& args : {"eval " + run_dir.string(), "train --resume " + run_dir.string() + " --threads 1",
+                                  "classify " + png.string() + " --weights " + ckpt.string()}) {
     SCOPED_TRACE(args);
     const auto r = run(args, kTimeout);
     expect_clean(r);
@@ -111,8 +115,6 @@ TEST(CliHostile, CorruptAndNonFiniteCheckpointsAreRefused) {
     tensors.emplace_back(name, name.rfind("training/", 0) == 0 ? t.clone() : t.clone().fill_(NAN));
   }
   metalhead::weights::write_safetensors(ckpt, tensors, st.metadata);
-  ASSERT_EQ(run("samples --count 1 --output " + (dir / "img").string()).status, 0);
-  const auto png = fs::directory_iterator(dir / "img")->path();
   auto r = run("classify " + png.string() + " --weights " + ckpt.string() + " --threads 1", kTimeout);
   expect_clean(r);
   EXPECT_EQ(r.status, 1) << r.out << r.err;

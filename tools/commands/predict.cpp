@@ -4,6 +4,7 @@
 
 #include <metalhead/data/images.h>
 #include <metalhead/placeholders.h>
+#include <metalhead/regular_file.h>
 #include <metalhead/registry.h>
 #include <metalhead/train.h>
 #include <metalhead/weights.h>
@@ -34,11 +35,18 @@ metalhead::data::Split split_of(const std::string& s) {
 }
 
 // The run a checkpoint of `metalhead train` records, or nothing for other weights files.
+// Only a safetensors file without our run metadata is "other weights": a corrupt or
+// unreadable file is an error to report, not a reason to ask for --model.
 std::optional<mt::CheckpointInfo> checkpoint_of(const fs::path& path) {
+  char magic[9] = {};
+  if (metalhead::RegularFile(path, "classify(" + path.string() + ")").read(magic, 9) < 9 || magic[8] != '{') {
+    return std::nullopt;  // not safetensors: torchvision's or timm's .pth, say
+  }
   try {
     return mt::checkpoint_info(path);
-  } catch (const std::exception&) {
-    return std::nullopt;
+  } catch (const std::runtime_error& e) {
+    if (std::string(e.what()).find("not a checkpoint of `metalhead train`") != std::string::npos) return std::nullopt;
+    throw;
   }
 }
 
