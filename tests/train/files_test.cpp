@@ -4,8 +4,7 @@
 #include <metalhead/data/idx.h>
 #include <metalhead/train.h>
 
-#include <gtest/gtest.h>
-#include <torch/torch.h>
+#include "flux/testing.h"
 
 #include <csignal>
 #include <filesystem>
@@ -38,15 +37,6 @@ pid_t gone_pid() {
   if (pid == 0) ::_exit(0);
   ::waitpid(pid, nullptr, 0);
   return pid;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace
@@ -84,16 +74,15 @@ TEST(RunFolderLock, ASecondWriterIsRefused) {
   const auto dir = fresh_dir("lock");
   {
     mt::RunFolderLock first(dir);
-    const std::string e = error_of([&] { mt::RunFolderLock second(dir); });
-    EXPECT_NE(e.find("another training (process " + std::to_string(::getpid()) + ")"), std::string::npos) << e;
-    EXPECT_NE(e.find(dir.string()), std::string::npos) << e;
+    expect_error<std::runtime_error>([&] { mt::RunFolderLock second(dir); },
+                                     {"another training (process " + std::to_string(::getpid()) + ")", dir.string()});
   }
   EXPECT_NO_THROW(mt::RunFolderLock again(dir));  // released with the first
 }
 
 TEST(RunFolderLock, AnUnwritableFolderIsRefusedAtOnce) {
-  const std::string e = error_of([] { mt::RunFolderLock lock("/proc/metalhead-no-such-run"); });
-  EXPECT_NE(e.find("cannot write to the run folder /proc/metalhead-no-such-run"), std::string::npos) << e;
+  expect_error<std::runtime_error>([] { mt::RunFolderLock lock("/proc/metalhead-no-such-run"); },
+                                   {"cannot write to the run folder /proc/metalhead-no-such-run"});
 }
 
 TEST(Trainer, RefusesToCheckpointNonFiniteWeights) {
@@ -105,8 +94,7 @@ TEST(Trainer, RefusesToCheckpointNonFiniteWeights) {
   mt::Trainer t({.model = "resnet18", .epochs = 1, .batch_size = 64, .lr = 1e39, .workers = 1}, d);
   t.train_epoch();
   const auto dir = fresh_dir("nonfinite");
-  const std::string e = error_of([&] { t.save(dir / "checkpoint.safetensors"); });
-  EXPECT_NE(e.find("not finite"), std::string::npos) << e;
+  expect_error<std::runtime_error>([&] { t.save(dir / "checkpoint.safetensors"); }, {"not finite"});
   EXPECT_FALSE(fs::exists(dir / "checkpoint.safetensors"));
   EXPECT_EQ(names_in(dir), std::vector<std::string>{});
 }
@@ -115,14 +103,12 @@ TEST(Trainer, ABatchThatCannotFitIsRefusedUpFront) {
   auto d = metalhead::data::fashion_mnist(metalhead::data::Split::train);
   d.images = d.images.narrow(0, 0, 128);
   d.labels = d.labels.narrow(0, 0, 128);
-  const std::string e = error_of([&] {
-    mt::Trainer t({.model = "resnet18", .batch_size = 128, .workers = 1, .image_size = {8192, 8192}}, d);
-  });
-  EXPECT_NE(e.find("GB, more than a quarter"), std::string::npos) << e;
-  const std::string bad_size = error_of([&] { mt::TrainOptions{.image_size = {100000, 100000}}.validate(); });
-  EXPECT_NE(bad_size.find("from 1 to 8192"), std::string::npos) << bad_size;
-  const std::string bad_pad = error_of([&] { mt::TrainOptions{.pad_crop = 100000}.validate(); });
-  EXPECT_NE(bad_pad.find("crop padding"), std::string::npos) << bad_pad;
-  const std::string bad_workers = error_of([&] { mt::TrainOptions{.workers = 1000000}.validate(); });
-  EXPECT_NE(bad_workers.find("workers must be from 1 to 256"), std::string::npos) << bad_workers;
+  expect_error<std::invalid_argument>(
+      [&] { mt::Trainer t({.model = "resnet18", .batch_size = 128, .workers = 1, .image_size = {8192, 8192}}, d); },
+      {"GB, more than a quarter"});
+  expect_error<std::invalid_argument>([] { mt::TrainOptions{.image_size = {100000, 100000}}.validate(); },
+                                      {"from 1 to 8192"});
+  expect_error<std::invalid_argument>([] { mt::TrainOptions{.pad_crop = 100000}.validate(); }, {"crop padding"});
+  expect_error<std::invalid_argument>([] { mt::TrainOptions{.workers = 1000000}.validate(); },
+                                      {"workers must be from 1 to 256"});
 }

@@ -12,9 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <set>
 #include <stdexcept>
 

@@ -6,7 +6,6 @@
 #include <numeric>
 #include <random>
 #include <stdexcept>
-#include <system_error>
 
 namespace metalhead::data {
 namespace {
