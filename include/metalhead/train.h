@@ -24,6 +24,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -184,12 +185,31 @@ struct CheckpointInfo {
   TrainOptions options;
 };
 
-/// Reads the metadata of a checkpoint `metalhead train` wrote; throws naming the file when
-/// it is not one.
+/// Empty when a float batch of batch × channels × height × width takes at most a quarter of
+/// this machine's memory; otherwise a message saying what it needs. Trainer and the CLI
+/// refuse such a batch up front rather than fail inside an allocation.
+std::string batch_memory_problem(int64_t batch, int64_t channels, double height, double width);
+
+/// Thrown for a readable safetensors file that `metalhead train` did not write (no run
+/// metadata): other weights, which need a model named by the caller.
+struct NotACheckpoint : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Reads the metadata of a checkpoint `metalhead train` wrote; throws NotACheckpoint naming
+/// the file when it is not one.
 CheckpointInfo checkpoint_info(const std::filesystem::path& path);
 
-/// The model of a checkpoint, built and loaded (test mode); `expect_model` (if not empty)
-/// must be the checkpoint's model.
+/// A checkpoint's model, built and loaded (test mode), and its run, from one read of the file.
+struct Checkpoint {
+  Model model{nullptr};
+  CheckpointInfo info;
+};
+
+/// `expect_model` (if not empty) must be the checkpoint's model.
+Checkpoint load_checkpoint(const std::filesystem::path& path, const std::string& expect_model = "");
+
+/// load_checkpoint(path, expect_model).model
 Model load_checkpoint_model(const std::filesystem::path& path, const std::string& expect_model = "");
 
 /// Metrics as CSV, and as an SVG chart of loss and accuracy per epoch (both atomic).

@@ -55,6 +55,11 @@ struct LoadReport {
 /// checkpoint) are not the model's and are skipped.
 LoadReport load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options = {});
 
+/// load_weights over tensors already in memory (a checkpoint read once, say); `source`
+/// names them in messages.
+LoadReport load_weights(Model& model, std::vector<std::pair<std::string, Tensor>> tensors, const std::string& source,
+                        const LoadOptions& options = {});
+
 struct SaveOptions {
   Naming naming = Naming::metalhead;          // or torchvision / timm, for their loaders
   std::map<std::string, std::string> metadata;  // stored in the safetensors header

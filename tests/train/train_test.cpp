@@ -252,12 +252,22 @@ TEST(Trainer, CheckpointKnowsItsRunAndLoadsAsWeights) {
   // A weights file that is not a checkpoint is named as such.
   const fs::path plain = ckpt.parent_path() / "plain.safetensors";
   metalhead::save_weights(m, plain);
-  try {
-    mt::checkpoint_info(plain);
-    ADD_FAILURE();
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("not a checkpoint"), std::string::npos) << e.what();
+  for (auto read : {+[](const fs::path& p) { mt::checkpoint_info(p); }, +[](const fs::path& p) { mt::load_checkpoint(p); }}) {
+    try {
+      read(plain);
+      ADD_FAILURE();
+    } catch (const mt::NotACheckpoint& e) {
+      EXPECT_NE(std::string(e.what()).find("not a checkpoint"), std::string::npos) << e.what();
+    }
   }
+  // One read gives the run and the model, with the trained weights.
+  const auto [loaded, run] = mt::load_checkpoint(ckpt);
+  EXPECT_EQ(run.model, "resnet18");
+  EXPECT_EQ(run.epoch, 1);
+  EXPECT_EQ(run.classes, info.classes);
+  const auto trained = metalhead::named_tensors(t.model()), read_back = metalhead::named_tensors(loaded);
+  ASSERT_EQ(trained.size(), read_back.size());
+  for (size_t i = 0; i < trained.size(); ++i) EXPECT_TRUE(torch::equal(trained[i].second, read_back[i].second)) << trained[i].first;
   // Resuming on other classes is refused.
   auto relabelled = data;
   relabelled.classes[0] = "T-shirt";

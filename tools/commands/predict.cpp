@@ -34,19 +34,18 @@ metalhead::data::Split split_of(const std::string& s) {
   return s == "train" ? metalhead::data::Split::train : metalhead::data::Split::test;
 }
 
-// The run a checkpoint of `metalhead train` records, or nothing for other weights files.
-// Only a safetensors file without our run metadata is "other weights": a corrupt or
-// unreadable file is an error to report, not a reason to ask for --model.
-std::optional<mt::CheckpointInfo> checkpoint_of(const fs::path& path) {
+// A checkpoint of `metalhead train`, read once, or nothing for other weights files. Only a
+// safetensors file without our run metadata is "other weights": a corrupt or unreadable
+// file is an error to report, not a reason to ask for --model.
+std::optional<mt::Checkpoint> checkpoint_of(const fs::path& path, const std::string& expect_model) {
   char magic[9] = {};
   if (metalhead::RegularFile(path, "classify(" + path.string() + ")").read(magic, 9) < 9 || magic[8] != '{') {
     return std::nullopt;  // not safetensors: torchvision's or timm's .pth, say
   }
   try {
-    return mt::checkpoint_info(path);
-  } catch (const std::runtime_error& e) {
-    if (std::string(e.what()).find("not a checkpoint of `metalhead train`") != std::string::npos) return std::nullopt;
-    throw;
+    return mt::load_checkpoint(path, expect_model);
+  } catch (const mt::NotACheckpoint&) {
+    return std::nullopt;
   }
 }
 
@@ -94,8 +93,7 @@ void add_eval(CLI::App& app) {
     };
     fs::path path = a->checkpoint;
     if (fs::is_directory(path)) path /= "checkpoint.safetensors";
-    const mt::CheckpointInfo info = mt::checkpoint_info(path);
-    metalhead::Model model = mt::load_checkpoint_model(path, a->model);
+    auto [model, info] = mt::load_checkpoint(path, a->model);
     std::string data = a->data.empty() ? (info.options.test_data.empty() ? info.options.data : info.options.test_data)
                                        : a->data;
     auto set = load_data(data, split_of(a->split), info.input_size, info.inchannels, a->limit);
@@ -174,10 +172,10 @@ void add_classify(CLI::App& app) {
     metalhead::Model model{nullptr};
     std::vector<std::string> classes;
     std::function<at::Tensor(const std::string&)> prepare;
-    if (const auto checkpoint = checkpoint_of(a->weights)) {
+    if (auto checkpoint = checkpoint_of(a->weights, a->model)) {
       // Our own: the checkpoint's classes and preprocessing (its size, channels, mean and std).
-      const mt::CheckpointInfo& info = *checkpoint;
-      model = mt::load_checkpoint_model(a->weights, a->model);
+      const mt::CheckpointInfo& info = checkpoint->info;
+      model = std::move(checkpoint->model);
       classes = info.classes;
       const auto mean = at::tensor(std::vector<float>(info.mean.begin(), info.mean.end())).reshape({-1, 1, 1});
       const auto stdv = at::tensor(std::vector<float>(info.std.begin(), info.std.end())).reshape({-1, 1, 1});

@@ -48,16 +48,9 @@ void check_input(const std::vector<int64_t>& hw, int64_t batch, int64_t channels
     throw CLI::ValidationError("--input-size must be two numbers H W from 1 to " +
                                std::to_string(metalhead::train::kMaxImageSide));
   }
-  const double bytes = 4.0 * static_cast<double>(batch) * static_cast<double>(channels) * static_cast<double>(hw[0]) *
-                       static_cast<double>(hw[1]);
-  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
-  if (bytes > memory / 4) {
-    char text[200];
-    std::snprintf(text, sizeof text, "a batch of %lld inputs of %lld × %lld × %lld needs %.1f GB, more than a quarter of "
-                  "this machine's %.1f GB", static_cast<long long>(batch), static_cast<long long>(channels),
-                  static_cast<long long>(hw[0]), static_cast<long long>(hw[1]), bytes / 1e9, memory / 1e9);
-    throw CLI::ValidationError(text);
-  }
+  const std::string why = metalhead::train::batch_memory_problem(batch, channels, static_cast<double>(hw[0]),
+                                                                 static_cast<double>(hw[1]));
+  if (!why.empty()) throw CLI::ValidationError(why);
 }
 
 metalhead::data::LabelledImages load_data(const std::string& data, metalhead::data::Split split,

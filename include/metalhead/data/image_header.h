@@ -14,8 +14,9 @@ struct ImageDims {
   uint64_t width = 0, height = 0;
 };
 
-/// The width and height that a PNG, JPEG, BMP, WebP or PNM (PBM/PGM/PPM) header declares;
-/// nullopt for other formats or a header too short to tell.
+/// The width and height that a PNG, JPEG, BMP, WebP, PNM (PBM/PGM/PPM) or TIFF header
+/// declares; nullopt for other formats or a header too short to tell (read_image decodes
+/// only what this can tell).
 std::optional<ImageDims> declared_image_size(const uint8_t* data, std::size_t size);
 
 /// Whether `data` is a JPEG without its end-of-image marker (cut short: a decoder fills

@@ -79,6 +79,25 @@ std::optional<ImageDims> pnm(const uint8_t* d, std::size_t n) {
   return ImageDims{values[0], values[1]};
 }
 
+// The first directory's ImageWidth (256) and ImageLength (257) entries, SHORT or LONG.
+std::optional<ImageDims> tiff(const uint8_t* d, std::size_t n) {
+  const bool little = d[0] == 'I';
+  auto u16 = [&](std::size_t at) { return little ? le16(d + at) : be16(d + at); };
+  auto u32 = [&](std::size_t at) { return little ? le32(d + at) : be32(d + at); };
+  const uint64_t ifd = u32(4);
+  if (ifd + 2 > n) return std::nullopt;
+  const uint64_t entries = u16(ifd);
+  uint64_t width = 0, height = 0;
+  for (uint64_t e = 0; e < entries && ifd + 2 + 12 * (e + 1) <= n; ++e) {
+    const std::size_t at = ifd + 2 + 12 * e;
+    const uint64_t tag = u16(at), type = u16(at + 2);
+    if ((tag != 256 && tag != 257) || (type != 3 && type != 4)) continue;
+    (tag == 256 ? width : height) = type == 3 ? u16(at + 8) : u32(at + 8);
+  }
+  if (width == 0 && height == 0) return std::nullopt;
+  return ImageDims{width, height};
+}
+
 }  // namespace
 
 std::optional<ImageDims> declared_image_size(const uint8_t* d, std::size_t n) {
@@ -88,6 +107,7 @@ std::optional<ImageDims> declared_image_size(const uint8_t* d, std::size_t n) {
   if (n >= 2 && d[0] == 'B' && d[1] == 'M') return bmp(d, n);
   if (n >= 12 && std::memcmp(d, "RIFF", 4) == 0 && std::memcmp(d + 8, "WEBP", 4) == 0) return webp(d, n);
   if (n >= 3 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6' && std::isspace(d[2])) return pnm(d, n);
+  if (n >= 8 && (std::memcmp(d, "II*\0", 4) == 0 || std::memcmp(d, "MM\0*", 4) == 0)) return tiff(d, n);
   return std::nullopt;
 }
 

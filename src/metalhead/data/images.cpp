@@ -68,13 +68,18 @@ at::Tensor read_image(const std::filesystem::path& path, int64_t channels) {
   std::vector<uchar> bytes(file.size());
   if (file.read(bytes.data(), bytes.size()) != bytes.size()) throw std::runtime_error(who + ": the file shrank while being read");
   if (bytes.empty()) throw std::runtime_error(who + ": the file is empty");
-  if (const auto dims = declared_image_size(bytes.data(), bytes.size())) {
-    const uint64_t pixels = dims->width * dims->height;  // each below 2^32: no overflow
-    if (dims->width == 0 || dims->height == 0 || pixels > kMaxImagePixels) {
-      throw std::runtime_error(who + ": the image declares " + std::to_string(dims->width) + " × " +
-                               std::to_string(dims->height) + " pixels; at most " + std::to_string(kMaxImagePixels) +
-                               " are decoded (a decompression bomb, or a corrupt header)");
-    }
+  // Only formats whose declared size is checked are decoded: OpenCV's own guard (2^30 pixels)
+  // is fixed when it loads, too late to lower, and EXR or HDR would decode into floats.
+  const auto dims = declared_image_size(bytes.data(), bytes.size());
+  if (!dims) {
+    throw std::runtime_error(who +
+                             ": cannot decode the image: not a PNG, JPEG, BMP, WebP, TIFF or PNM image (or its header is cut short)");
+  }
+  const uint64_t pixels = dims->width * dims->height;  // each below 2^32: no overflow
+  if (dims->width == 0 || dims->height == 0 || pixels > kMaxImagePixels) {
+    throw std::runtime_error(who + ": the image declares " + std::to_string(dims->width) + " × " +
+                             std::to_string(dims->height) + " pixels; at most " + std::to_string(kMaxImagePixels) +
+                             " are decoded (a decompression bomb, or a corrupt header)");
   }
   if (truncated_jpeg(bytes.data(), bytes.size())) {
     std::cerr << "warning: " << who << ": the JPEG is truncated (no end-of-image marker); its missing part decodes as grey\n";

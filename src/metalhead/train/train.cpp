@@ -430,16 +430,8 @@ Trainer::Trainer(TrainOptions options, data::LabelledImages train, Statistics st
     const int64_t p = options_.pad_crop;
     const double h = static_cast<double>(std::max(input_size_[0], train.images.size(2) + 2 * p));
     const double w = static_cast<double>(std::max(input_size_[1], train.images.size(3) + 2 * p));
-    const double bytes = 4.0 * static_cast<double>(options_.batch_size * inchannels_) * h * w;
-    const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
-    if (bytes > memory / 4) {
-      char text[256];
-      std::snprintf(text, sizeof text,
-                    "a batch of %lld images of %lld × %.0f × %.0f floats needs %.1f GB, more than a quarter of this "
-                    "machine's %.1f GB (smaller --batch-size, --image-size or --pad-crop)",
-                    static_cast<long long>(options_.batch_size), static_cast<long long>(inchannels_), h, w, bytes / 1e9,
-                    memory / 1e9);
-      throw std::invalid_argument(std::string("Trainer: ") + text);
+    if (const std::string why = batch_memory_problem(options_.batch_size, inchannels_, h, w); !why.empty()) {
+      throw std::invalid_argument("Trainer: " + why + " (smaller --batch-size, --image-size or --pad-crop)");
     }
   }
   torch::manual_seed(options_.seed);
@@ -560,7 +552,7 @@ namespace {
 json checkpoint_meta(const weights::Safetensors& file, const std::filesystem::path& path) {
   auto it = file.metadata.find(kMetaKey);
   if (it == file.metadata.end()) {
-    throw std::runtime_error(path.string() + ": not a checkpoint of `metalhead train` (no " + kMetaKey +
+    throw NotACheckpoint(path.string() + ": not a checkpoint of `metalhead train` (no " + kMetaKey +
                              " metadata); for other weights use --model NAME --weights FILE");
   }
   try {
@@ -589,6 +581,18 @@ CheckpointInfo info_from(const json& j, const std::filesystem::path& path) {
 
 }  // namespace
 
+std::string batch_memory_problem(int64_t batch, int64_t channels, double height, double width) {
+  const double bytes = 4.0 * static_cast<double>(batch) * static_cast<double>(channels) * height * width;
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  if (bytes <= memory / 4) return "";
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "a batch of %lld images of %lld × %.0f × %.0f floats needs %.1f GB, more than a quarter of this "
+                "machine's %.1f GB",
+                static_cast<long long>(batch), static_cast<long long>(channels), height, width, bytes / 1e9, memory / 1e9);
+  return text;
+}
+
 CheckpointInfo checkpoint_info(const std::filesystem::path& path) {
   return info_from(checkpoint_meta(weights::read_safetensors(path), path), path);
 }
@@ -616,7 +620,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& checkpoint
                                 " of " + std::to_string(o.epochs) + " epochs (give more --epochs to continue)");
   }
   std::unique_ptr<Trainer> t(new Trainer(o, std::move(train), {info.mean, info.std}));
-  load_weights(t->model_, checkpoint, {.naming = Naming::metalhead});
+  load_weights(t->model_, file.tensors, checkpoint.string(), {.naming = Naming::metalhead});
   std::vector<std::pair<std::string, Tensor>> state;
   Tensor rng;
   for (const auto& [name, tensor] : file.tensors) {
@@ -639,16 +643,21 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& checkpoint
   return t;
 }
 
-Model load_checkpoint_model(const std::filesystem::path& path, const std::string& expect_model) {
-  const CheckpointInfo info = checkpoint_info(path);
+Checkpoint load_checkpoint(const std::filesystem::path& path, const std::string& expect_model) {
+  weights::Safetensors file = weights::read_safetensors(path);
+  CheckpointInfo info = info_from(checkpoint_meta(file, path), path);
   if (!expect_model.empty() && model_info(expect_model).name != model_info(info.model).name) {
     throw std::invalid_argument(path.string() + ": a checkpoint of " + info.model + ", not of " + expect_model);
   }
   Model m = model_info(info.model)
                 .build({.inchannels = info.inchannels, .nclasses = static_cast<int64_t>(info.classes.size())});
-  load_weights(m, path, {.naming = Naming::metalhead});
+  load_weights(m, std::move(file.tensors), path.string(), {.naming = Naming::metalhead});
   flux::testmode(*m.ptr());
-  return m;
+  return {std::move(m), std::move(info)};
+}
+
+Model load_checkpoint_model(const std::filesystem::path& path, const std::string& expect_model) {
+  return load_checkpoint(path, expect_model).model;
 }
 
 RunFolderLock::RunFolderLock(const std::filesystem::path& dir) {

@@ -106,8 +106,11 @@ NamedTensors named_tensors(const Model& model, Naming naming) {
 }
 
 LoadReport load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options) {
-  const std::string where = "load_weights(" + path.string() + ")";
-  NamedTensors file = read_any(path);
+  return load_weights(model, read_any(path), path.string(), options);
+}
+
+LoadReport load_weights(Model& model, NamedTensors file, const std::string& source, const LoadOptions& options) {
+  const std::string where = "load_weights(" + source + ")";
   // A `metalhead train` checkpoint keeps its optimiser and RNG state under "training/".
   std::erase_if(file, [](const auto& e) { return e.first.rfind("training/", 0) == 0; });
 
@@ -147,7 +150,7 @@ LoadReport load_weights(Model& model, const std::filesystem::path& path, const L
   auto coverage = [&](const std::unordered_map<std::string, std::string>& keys) {
     return std::count_if(keys.begin(), keys.end(), [&](const auto& k) { return by_name.count(k.second) > 0; });
   };
-  LoadReport report{.file = path.string()};
+  LoadReport report{.file = source};
   long best = -1;
   for (const auto& [n, keys] : candidates) {
     if (const long c = coverage(keys); c > best) best = c, report.naming = n;
