@@ -6,6 +6,7 @@
 #include <flux/mode.h>
 #include <gtest/gtest.h>
 #include <metalhead/layers/drop.h>
+#include <metalhead/inference.h>
 #include <metalhead/metalhead.h>
 #include <metalhead/weights.h>
 #include <metalhead/weights/safetensors.h>
@@ -106,6 +107,12 @@ TEST_P(Parity, MatchesTorchvision) {
   (logits * ref.at("weights")).sum().backward();
   const double grad = deviation(x.grad(), ref.at("input_grad"));
 
+  // The optimised path (fp32 in, fp32 out) against the same float64 reference.
+  model->to(torch::kFloat);
+  const at::Tensor fast = metalhead::optimize_for_inference(model)(ref.at("input").to(torch::kFloat));
+  const double optimised = deviation(fast.to(torch::kFloat64), ref.at("eval_logits"));
+  model->to(torch::kFloat64);
+
   train_batchnorm_only(*model.ptr());
   at::Tensor train_logits;
   {
@@ -114,9 +121,10 @@ TEST_P(Parity, MatchesTorchvision) {
   }
   const double train = deviation(train_logits, ref.at("train_logits"));
 
-  std::printf("parity %-20s eval %.2e  train %.2e  input grad %.2e  (%s, %zu tensors)\n", c.name.c_str(), eval, train,
-              grad, weights.extension().c_str(), report.loaded);
+  std::printf("parity %-20s eval %.2e  optimised %.2e  train %.2e  input grad %.2e  (%s, %zu tensors)\n", c.name.c_str(),
+              eval, optimised, train, grad, weights.extension().c_str(), report.loaded);
   EXPECT_LE(eval, kTolerance) << c.name << ": eval-mode logits";
+  EXPECT_LE(optimised, kTolerance) << c.name << ": optimize_for_inference's fp32 logits";
   EXPECT_LE(train, kTolerance) << c.name << ": train-mode logits";
   EXPECT_LE(grad, kTolerance) << c.name << ": gradient with respect to the input";
 }

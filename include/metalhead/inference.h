@@ -1,0 +1,49 @@
+// inference.h — a model compiled for inference: traced, BatchNorms folded into their
+// convolutions, activations and residual sums fused, and convolutions run by oneDNN on
+// weights reordered once.
+//
+//   metalhead::Model fast = metalhead::optimize_for_inference(model);
+//   Tensor logits = fast(images);       // fp32 NCHW images in, fp32 logits out
+//   std::cout << fast;                  // what was folded and fused
+//
+// The engine is libtorch's own TorchScript frozen-graph passes (the C++ side of
+// `torch.jit.freeze` + `torch.jit.optimize_for_inference`) over a trace of the model, so
+// any layer works: an operation without a fused kernel runs as it does in the model.
+// Each new input shape is traced once (a trace bakes in sizes), from the original model
+// as it was optimised: the optimised model keeps its own copy of every weight.
+#pragma once
+#include <metalhead/model.h>
+
+#include <cstdint>
+#include <string>
+
+namespace metalhead {
+
+enum class Precision { fp32, bf16, fp16 };
+
+/// "fp32", "bf16", "fp16"; and back (throws std::invalid_argument naming the choices).
+std::string to_string(Precision p);
+Precision precision_from_string(const std::string& s);
+
+struct InferenceOptions {
+  /// bf16: convolutions and matrix products in bfloat16 with fp32 accumulation (torch's
+  /// autocast rules: norms, softmax and the logits stay fp32); needs a CPU with
+  /// AVX512-BF16 or AMX. fp16 is for CUDA builds.
+  Precision precision = Precision::fp32;
+  /// Compute threads while the model runs; 0 keeps the process's setting.
+  int threads = 0;
+};
+
+/// Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16), detected at run time.
+bool cpu_has_bf16();
+
+/// A new inference-only Model computing what `model` computes in test mode. `model` is
+/// left as it was (its parameters, buffers and train/test modes). Throws
+/// std::invalid_argument for bf16 on a CPU without it, fp16 on a CPU build, or a model that
+/// is already optimised.
+Model optimize_for_inference(const Model& model, const InferenceOptions& options = {});
+
+/// Whether `model` is what optimize_for_inference returns.
+bool is_optimized(const Model& model);
+
+}  // namespace metalhead

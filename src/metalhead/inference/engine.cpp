@@ -1,0 +1,976 @@
+#include "engine.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/runtime/operator.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace metalhead::inference {
+namespace {
+
+namespace jit = torch::jit;
+using md_t = dnnl::memory::desc;
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+using alg = dnnl::algorithm;
+
+dnnl::engine& cpu() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::memory::dims dims_of(at::IntArrayRef a) { return {a.begin(), a.end()}; }
+
+dt dtype_of(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return dt::f32;
+    case at::kBFloat16: return dt::bf16;
+    default: return dt::undef;
+  }
+}
+
+tag plain_tag(size_t ndims) {
+  switch (ndims) {
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    default: return tag::abcde;
+  }
+}
+
+// A value while the graph runs: a non-tensor or a plain (strided) tensor in `value`,
+// and/or the same tensor in a oneDNN layout (`buffer`, bytes, laid out as `md`).
+struct Slot {
+  c10::IValue value;
+  at::Tensor buffer;
+  md_t md;
+  bool has_buffer() const { return buffer.defined(); }
+  bool has_plain() const { return value.isTensor(); }
+};
+using SlotPtr = std::shared_ptr<Slot>;
+using Frame = std::vector<SlotPtr>;
+
+md_t desc_of(const at::Tensor& t) { return md_t(dims_of(t.sizes()), dtype_of(t.scalar_type()), dims_of(t.strides())); }
+
+dnnl::memory memory_of(const md_t& md, const at::Tensor& storage) {
+  return dnnl::memory(md, cpu(), storage.data_ptr());
+}
+
+at::Tensor bytes(const md_t& md) { return at::empty({static_cast<int64_t>(md.get_size())}, at::kByte); }
+
+SlotPtr in_layout(at::Tensor buffer, md_t md) {
+  auto s = std::make_shared<Slot>();
+  s->buffer = std::move(buffer);
+  s->md = std::move(md);
+  return s;
+}
+
+SlotPtr plain_slot(c10::IValue v) {
+  auto s = std::make_shared<Slot>();
+  s->value = std::move(v);
+  return s;
+}
+
+void reorder(dnnl::stream& s, const dnnl::memory& from, const dnnl::memory& to) {
+  dnnl::reorder(from, to).execute(s, const_cast<dnnl::memory&>(from), const_cast<dnnl::memory&>(to));
+}
+
+// The slot's tensor as a plain fp32 tensor (libtorch's operators take these), cached.
+const at::Tensor& plain(Slot& slot, dnnl::stream& s) {
+  if (!slot.has_plain()) {
+    const auto d = slot.md.dims();
+    at::Tensor t = at::empty(std::vector<int64_t>(d.begin(), d.end()), at::kFloat);
+    reorder(s, memory_of(slot.md, slot.buffer), memory_of(md_t(d, dt::f32, plain_tag(d.size())), t));
+    slot.value = t;
+  }
+  return slot.value.toTensor();
+}
+
+md_t current_desc(const Slot& slot) { return slot.has_buffer() ? slot.md : desc_of(slot.value.toTensor()); }
+
+dnnl::memory::dims logical_dims(const Slot& slot) {
+  return slot.has_buffer() ? slot.md.dims() : dims_of(slot.value.toTensor().sizes());
+}
+
+// A oneDNN memory and the tensor that holds its data (a memory does not own it).
+struct Mem {
+  dnnl::memory m;
+  at::Tensor keep;
+  operator const dnnl::memory&() const { return m; }
+  void* data() const { return m.get_data_handle(); }
+};
+
+// The slot's tensor laid out as `want`, reordering when it is not; a slot without a
+// oneDNN layout keeps the reordered one.
+Mem as_desc(Slot& slot, const md_t& want, dnnl::stream& s) {
+  if (slot.has_buffer() && slot.md == want) return {memory_of(want, slot.buffer), slot.buffer};
+  if (!slot.has_buffer() && desc_of(slot.value.toTensor()) == want) {
+    return {memory_of(want, slot.value.toTensor()), slot.value.toTensor()};
+  }
+  const dnnl::memory from =
+      slot.has_buffer() ? memory_of(slot.md, slot.buffer) : memory_of(desc_of(slot.value.toTensor()), slot.value.toTensor());
+  at::Tensor to = bytes(want);
+  dnnl::memory m = memory_of(want, to);
+  reorder(s, from, m);
+  if (!slot.has_buffer()) {
+    slot.buffer = to;
+    slot.md = want;
+  }
+  return {m, to};
+}
+
+// After an in-place change of `changed`, any oneDNN-layout copy of the same storage is stale.
+void invalidate_copies(Frame& f, const at::Tensor& changed) {
+  for (auto& slot : f) {
+    if (slot && slot->has_plain() && slot->has_buffer() && slot->value.toTensor().is_alias_of(changed)) {
+      slot->buffer = at::Tensor();
+    }
+  }
+}
+
+struct Eltwise {
+  alg algorithm;
+  float alpha = 0, beta = 0;
+};
+
+std::optional<double> constant_number(const jit::Value* v) {
+  auto iv = jit::toIValue(v);
+  if (!iv) return std::nullopt;
+  if (iv->isDouble()) return iv->toDouble();
+  if (iv->isInt()) return static_cast<double>(iv->toInt());
+  return std::nullopt;
+}
+
+bool is_none(const jit::Value* v) {
+  auto iv = jit::toIValue(v);
+  return iv && iv->isNone();
+}
+
+bool inplace(const jit::Node* n) {
+  const std::string s = n->kind().toUnqualString();
+  return !s.empty() && s.back() == '_';
+}
+
+// The node as oneDNN element-wise operations of its first input, or nothing.
+std::optional<std::vector<Eltwise>> eltwise_of(const jit::Node* n) {
+  const std::string k = n->kind().toQualString();
+  auto base = [&](const char* name) { return k == std::string("aten::") + name || k == std::string("aten::") + name + "_"; };
+  const auto in = n->inputs();
+  if (base("relu")) return std::vector<Eltwise>{{alg::eltwise_relu}};
+  if (base("relu6")) return std::vector<Eltwise>{{alg::eltwise_clip, 0, 6}};
+  if (base("sigmoid")) return std::vector<Eltwise>{{alg::eltwise_logistic}};
+  if (base("tanh")) return std::vector<Eltwise>{{alg::eltwise_tanh}};
+  if (base("silu")) return std::vector<Eltwise>{{alg::eltwise_swish, 1}};
+  if (base("hardswish")) return std::vector<Eltwise>{{alg::eltwise_hardswish}};
+  if (base("hardsigmoid")) return std::vector<Eltwise>{{alg::eltwise_linear, 1.f / 6, 0.5f}, {alg::eltwise_clip, 0, 1}};
+  if (base("gelu")) {
+    auto approximate = jit::toIValue(in.at(1));
+    if (!approximate || !approximate->isString()) return std::nullopt;
+    const std::string a = approximate->toStringRef();
+    if (a == "none") return std::vector<Eltwise>{{alg::eltwise_gelu_erf}};
+    if (a == "tanh") return std::vector<Eltwise>{{alg::eltwise_gelu_tanh}};
+    return std::nullopt;
+  }
+  if (base("leaky_relu")) {
+    auto slope = constant_number(in.at(1));
+    if (!slope) return std::nullopt;
+    return std::vector<Eltwise>{{alg::eltwise_relu, static_cast<float>(*slope)}};
+  }
+  if (base("hardtanh") || base("clamp")) {
+    auto lo = constant_number(in.at(1)), hi = constant_number(in.at(2));
+    if (!lo || !hi || in.size() != 3) return std::nullopt;
+    return std::vector<Eltwise>{{alg::eltwise_clip, static_cast<float>(*lo), static_cast<float>(*hi)}};
+  }
+  // Arithmetic with a constant number (hardsigmoid written out as (x + 3).clamp(0, 6) / 6).
+  if ((base("add") || base("sub")) && in.size() == 3) {
+    auto c = constant_number(in.at(1)), a = constant_number(in.at(2));
+    if (!c || !a) return std::nullopt;
+    const double shift = (base("add") ? 1 : -1) * *c * *a;
+    return std::vector<Eltwise>{{alg::eltwise_linear, 1, static_cast<float>(shift)}};
+  }
+  if (base("mul") && in.size() == 2) {
+    auto c = constant_number(in.at(1));
+    if (!c) return std::nullopt;
+    return std::vector<Eltwise>{{alg::eltwise_linear, static_cast<float>(*c), 0}};
+  }
+  if (base("div") && in.size() == 2) {
+    auto c = constant_number(in.at(1));
+    if (!c || *c == 0) return std::nullopt;
+    return std::vector<Eltwise>{{alg::eltwise_linear, static_cast<float>(1 / *c), 0}};
+  }
+  return std::nullopt;
+}
+
+// A post-op: an element-wise operation, or the residual sum.
+struct PostOp {
+  bool sum = false;
+  Eltwise e{alg::eltwise_linear, 1, 0};
+};
+
+// The same operations with every scale-and-shift merged into one and moved past the clips
+// (clip(a·x + b, lo, hi) = a·clip(x, (lo − b)/a, (hi − b)/a) + b for a > 0): hardsigmoid's
+// x + 3, clamp(0, 6), / 6 becomes clip(−3, 3), x/6 + 0.5.
+std::vector<PostOp> canonical(const std::vector<PostOp>& in) {
+  std::vector<PostOp> out;
+  double a = 1, b = 0;
+  auto flush = [&] {
+    if (a != 1 || b != 0) out.push_back({false, {alg::eltwise_linear, static_cast<float>(a), static_cast<float>(b)}});
+    a = 1, b = 0;
+  };
+  for (const PostOp& op : in) {
+    if (!op.sum && op.e.algorithm == alg::eltwise_linear) {
+      a *= op.e.alpha;
+      b = op.e.alpha * b + op.e.beta;
+    } else if (!op.sum && op.e.algorithm == alg::eltwise_clip && a > 0) {
+      out.push_back({false, {alg::eltwise_clip, static_cast<float>((op.e.alpha - b) / a), static_cast<float>((op.e.beta - b) / a)}});
+    } else {
+      flush();
+      out.push_back(op);
+    }
+  }
+  flush();
+  return out;
+}
+
+// Whether an element-wise algorithm occurs twice: oneDNN 2.6's brgemm convolutions then
+// apply the first one's parameters to both (seen with two eltwise_linear post-ops).
+bool repeats(const std::vector<PostOp>& ops) {
+  std::set<int> seen;
+  for (const PostOp& op : ops) {
+    if (!op.sum && !seen.insert(static_cast<int>(op.e.algorithm)).second) return true;
+  }
+  return false;
+}
+
+bool is_tensor_add(const jit::Node* n) {
+  const std::string k = n->kind().toQualString();
+  if ((k != "aten::add" && k != "aten::add_") || n->inputs().size() != 3) return false;
+  auto alpha = constant_number(n->inputs()[2]);
+  return alpha && *alpha == 1 && !constant_number(n->inputs()[1]) && n->inputs()[1]->type()->kind() == c10::TypeKind::TensorType;
+}
+
+std::vector<int64_t> int_list(const jit::Value* v) {
+  auto iv = jit::toIValue(v);
+  if (!iv || !iv->isIntList()) return {};
+  return iv->toIntVector();
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  using Step = std::function<void(Frame&, dnnl::stream&)>;
+
+  std::shared_ptr<jit::Graph> graph;
+  Precision precision;
+  std::vector<jit::Node*> order;
+  std::unordered_map<const jit::Node*, int> index;
+  std::unordered_map<const jit::Value*, int> ids;
+  std::vector<std::pair<int, SlotPtr>> constants;
+  std::vector<Step> steps;
+  bool built = false;
+  std::map<std::string, int64_t> counts;  // for the report
+  std::unordered_set<const jit::Node*> deferred;
+
+  Impl(std::shared_ptr<jit::Graph> g, Precision p) : graph(std::move(g)), precision(p) {
+    for (jit::Node* n : graph->nodes()) {
+      index[n] = static_cast<int>(order.size());
+      order.push_back(n);
+    }
+    auto id = [&](const jit::Value* v) { ids.emplace(v, static_cast<int>(ids.size())); };
+    for (const jit::Value* v : graph->inputs()) id(v);
+    for (jit::Node* n : order) {
+      for (const jit::Value* v : n->outputs()) id(v);
+    }
+  }
+
+  int id(const jit::Value* v) const { return ids.at(v); }
+
+  dt compute_type() const { return precision == Precision::bf16 ? dt::bf16 : dt::f32; }
+
+  Frame fresh_frame() const {
+    Frame f(ids.size());
+    for (const auto& [i, s] : constants) f[i] = s;
+    return f;
+  }
+
+  at::Tensor run(const at::Tensor& x) {
+    dnnl::stream s(cpu());
+    Frame f = built ? fresh_frame() : Frame(ids.size());
+    f[id(graph->inputs()[0])] = plain_slot(x);
+    if (!built) {
+      build(f, s);
+      built = true;
+    } else {
+      for (const Step& step : steps) step(f, s);
+    }
+    s.wait();
+    Slot& out = *f.at(id(graph->outputs()[0]));
+    if (!out.value.isTensor() && !out.has_buffer()) throw std::runtime_error("optimised model: the output is not a tensor");
+    return plain(out, s).to(at::kFloat).contiguous();
+  }
+
+  // Builds each node's step and runs it at once, so later nodes see real shapes.
+  void build(Frame& f, dnnl::stream& s) {
+    std::unordered_set<const jit::Node*> absorbed;
+    // A list made only for a concat is not built: the concat reads its elements.
+    for (jit::Node* n : order) {
+      if (n->kind() == jit::prim::ListConstruct && n->output()->uses().size() == 1 &&
+          n->output()->uses()[0].user->kind().toQualString() == std::string("aten::cat")) {
+        deferred.insert(n);
+      }
+    }
+    for (jit::Node* n : order) {
+      if (deferred.count(n)) continue;
+      if (n->kind() == jit::prim::Constant) {
+        auto slot = plain_slot(jit::toIValue(n->output()).value());
+        constants.emplace_back(id(n->output()), slot);
+        f[id(n->output())] = slot;
+        continue;
+      }
+      if (absorbed.count(n)) continue;
+      Step step = compile(n, f, absorbed);
+      step(f, s);
+      steps.push_back(std::move(step));
+    }
+  }
+
+  // The single-use chain after `v`: element-wise operations and at most one residual sum
+  // (an add of a tensor computed before `first`), as oneDNN post-ops.
+  struct Fusion {
+    dnnl::post_ops ops;
+    const jit::Value* residual = nullptr;
+    bool residual_dead = false;  // its buffer may take the result
+    const jit::Value* last = nullptr;
+    int eltwise = 0;
+    std::vector<PostOp> seq;              // canonical
+    std::vector<Eltwise> list;            // its element-wise operations, in order
+    std::vector<const jit::Node*> nodes;  // the nodes it took
+
+    void give_back(std::unordered_set<const jit::Node*>& absorbed) const {
+      for (const jit::Node* u : nodes) absorbed.erase(u);
+    }
+  };
+
+  Fusion fuse_after(const jit::Node* first, Frame& f, std::unordered_set<const jit::Node*>& absorbed,
+                    const dnnl::memory::dims& sum_dims = {}) {
+    Fusion fu;
+    fu.last = first->output();
+    std::vector<PostOp> taken;
+    while (fu.last->uses().size() == 1) {
+      const jit::Node* u = fu.last->uses()[0].user;
+      if (u->owningBlock() != graph->block()) break;
+      std::vector<PostOp> more = taken;
+      if (auto e = eltwise_of(u); e && u->inputs()[0] == fu.last) {
+        for (const Eltwise& op : *e) more.push_back({false, op});
+        if (repeats(canonical(more))) break;
+        fu.eltwise += static_cast<int>(e->size());
+      } else if (!sum_dims.empty() && !fu.residual && is_tensor_add(u)) {
+        const jit::Value* other = u->inputs()[0] == fu.last ? u->inputs()[1] : u->inputs()[0];
+        if (other == fu.last) break;
+        const int at = index.at(u), from = index.at(first);
+        if (other->node()->kind() != jit::prim::Param && index.at(other->node()) >= from) break;
+        bool touched = false;  // used in between: it may change before the add
+        for (const auto& use : other->uses()) {
+          const int i = index.at(use.user);
+          if (i > from && i < at) touched = true;
+        }
+        const SlotPtr& r = f.at(id(other));
+        if (touched || !r || !(r->has_buffer() || r->has_plain()) || logical_dims(*r) != sum_dims) break;
+        fu.residual = other;
+        bool later = other == graph->inputs()[0];
+        for (const auto& use : other->uses()) later |= index.at(use.user) > at;
+        for (const jit::Value* out : graph->outputs()) later |= out == other;
+        fu.residual_dead = !later;
+        more.push_back({true});
+      } else {
+        break;
+      }
+      taken = std::move(more);
+      absorbed.insert(u);
+      fu.nodes.push_back(u);
+      fu.last = u->output();
+    }
+    fu.seq = canonical(taken);
+    for (const PostOp& op : fu.seq) {
+      if (op.sum) {
+        fu.ops.append_sum(1.f);
+      } else {
+        fu.ops.append_eltwise(1, op.e.algorithm, op.e.alpha, op.e.beta);
+        fu.list.push_back(op.e);
+      }
+    }
+    return fu;
+  }
+
+  Step compile(jit::Node* n, Frame& f, std::unordered_set<const jit::Node*>& absorbed) {
+    const std::string kind = n->kind().toQualString();
+    if (kind == "aten::_convolution" || kind == "aten::conv2d") {
+      if (auto s = convolution(n, f, absorbed)) return *s;
+    } else if (kind == "aten::linear") {
+      if (auto s = linear(n, f, absorbed)) return *s;
+    } else if (kind == "aten::max_pool2d" || kind == "aten::avg_pool2d" || kind == "aten::adaptive_avg_pool2d" ||
+               kind == "aten::mean") {
+      if (auto s = pooling(n, f, absorbed)) return *s;
+    } else if (kind == "aten::batch_norm") {
+      if (auto s = batch_norm(n, f, absorbed)) return *s;
+    } else if (kind == "aten::cat") {
+      if (auto s = concat(n, f, absorbed)) return *s;
+    } else if (kind == "aten::add" || kind == "aten::add_" || kind == "aten::mul" || kind == "aten::mul_") {
+      if (auto s = binary(n, f, absorbed)) return *s;
+    }
+    if (eltwise_of(n) && n->inputs()[0]->type()->kind() == c10::TypeKind::TensorType) {
+      if (auto s = eltwise(n, f, absorbed)) return *s;
+    }
+    return fallback(n);
+  }
+
+  std::optional<Step> convolution(jit::Node* n, Frame& f, std::unordered_set<const jit::Node*>& absorbed) {
+    const auto in = n->inputs();
+    auto weight = jit::toIValue(in[1]);
+    auto bias = jit::toIValue(in[2]);
+    const bool full = n->kind().toQualString() == std::string("aten::_convolution");
+    if (!weight || !weight->isTensor() || !bias || !(bias->isNone() || bias->isTensor())) return std::nullopt;
+    const at::Tensor w = weight->toTensor();
+    const auto stride = int_list(in[3]), pad = int_list(in[4]), dilation = int_list(in[5]);
+    const c10::optional<c10::IValue> transposed = full ? jit::toIValue(in[6]) : c10::optional<c10::IValue>(false);
+    auto groups_iv = jit::toIValue(in[full ? 8 : 6]);
+    const SlotPtr& x = f.at(id(in[0]));
+    if (!transposed || transposed->toBool() || !groups_iv || w.dim() != 4 || stride.size() != 2 || pad.size() != 2 ||
+        dilation.size() != 2 || !x || logical_dims(*x).size() != 4 || w.scalar_type() != at::kFloat) {
+      return std::nullopt;
+    }
+    const int64_t g = groups_iv->toInt();
+    const auto xd = logical_dims(*x);
+    const int64_t o = w.size(0), kh = w.size(2), kw = w.size(3);
+    const int64_t oh = (xd[2] + 2 * pad[0] - dilation[0] * (kh - 1) - 1) / stride[0] + 1;
+    const int64_t ow = (xd[3] + 2 * pad[1] - dilation[1] * (kw - 1) - 1) / stride[1] + 1;
+    Fusion fu = fuse_after(n, f, absorbed, {xd[0], o, oh, ow});
+    const dt ct = compute_type();
+    const md_t src_any({xd[0], xd[1], xd[2], xd[3]}, ct, tag::any);
+    const dnnl::memory::dims wdims = g == 1 ? dnnl::memory::dims{o, xd[1], kh, kw}
+                                            : dnnl::memory::dims{g, o / g, xd[1] / g, kh, kw};
+    const md_t w_any(wdims, ct, tag::any);
+    const md_t b_md({o}, dt::f32, tag::a);
+    const md_t dst_any({xd[0], o, oh, ow}, ct, tag::any);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(fu.ops);
+    const dnnl::memory::dims strides{stride[0], stride[1]}, dil{dilation[0] - 1, dilation[1] - 1}, padding{pad[0], pad[1]};
+    const bool has_bias = bias->isTensor();
+    dnnl::convolution_forward::primitive_desc pd;
+    try {
+      auto d = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg::convolution_direct,
+                                                          src_any, w_any, b_md, dst_any, strides, dil, padding, padding)
+                        : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg::convolution_direct,
+                                                          src_any, w_any, dst_any, strides, dil, padding, padding);
+      pd = dnnl::convolution_forward::primitive_desc(d, attr, cpu());
+    } catch (const dnnl::error&) {
+      fu.give_back(absorbed);
+      return std::nullopt;
+    }
+    // Weights reordered once into the layout the primitive wants.
+    at::Tensor wbuf = bytes(pd.weights_desc());
+    {
+      dnnl::stream s(cpu());
+      const at::Tensor wc = w.contiguous();
+      reorder(s, memory_of(md_t(wdims, dt::f32, g == 1 ? tag::oihw : tag::goihw), wc), memory_of(pd.weights_desc(), wbuf));
+      s.wait();
+    }
+    const at::Tensor b = has_bias ? bias->toTensor().to(at::kFloat).contiguous() : at::Tensor();
+    const int xi = id(in[0]), out = id(fu.last), ri = fu.residual ? id(fu.residual) : -1;
+    const bool reuse = fu.residual_dead;
+    dnnl::convolution_forward prim(pd);
+    ++counts["convolutions"];
+    if (fu.eltwise) ++counts["  with fused activations"];
+    if (fu.residual) ++counts["  with fused residual sums"];
+    return [=](Frame& fr, dnnl::stream& s) {
+      const Mem src = as_desc(*fr[xi], pd.src_desc(), s);
+      at::Tensor dst;
+      if (ri >= 0) {
+        Slot& r = *fr[ri];
+        if (reuse && r.has_buffer() && r.md == pd.dst_desc()) {
+          dst = r.buffer;
+        } else {
+          dst = bytes(pd.dst_desc());
+          const md_t from = current_desc(r);
+          reorder(s, r.has_buffer() ? memory_of(r.md, r.buffer) : memory_of(from, r.value.toTensor()),
+                  memory_of(pd.dst_desc(), dst));
+        }
+      } else {
+        dst = bytes(pd.dst_desc());
+      }
+      dnnl::memory dm = memory_of(pd.dst_desc(), dst);
+      std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, memory_of(pd.weights_desc(), wbuf)},
+                                                 {DNNL_ARG_DST, dm}};
+      if (b.defined()) args.emplace(DNNL_ARG_BIAS, memory_of(md_t({b.size(0)}, dt::f32, tag::a), b));
+      prim.execute(s, args);
+      fr[out] = in_layout(dst, pd.dst_desc());
+    };
+  }
+
+  std::optional<Step> linear(jit::Node* n, Frame& f, std::unordered_set<const jit::Node*>& absorbed) {
+    const auto in = n->inputs();
+    auto weight = jit::toIValue(in[1]);
+    auto bias = jit::toIValue(in[2]);
+    if (!weight || !weight->isTensor() || !bias || !(bias->isNone() || bias->isTensor())) return std::nullopt;
+    const at::Tensor w = weight->toTensor();
+    const SlotPtr& x = f.at(id(in[0]));
+    if (w.dim() != 2 || w.scalar_type() != at::kFloat || !x) return std::nullopt;
+    const auto xd = logical_dims(*x);
+    if (xd.empty() || xd.back() != w.size(1)) return std::nullopt;
+    int64_t m = 1;
+    for (size_t i = 0; i + 1 < xd.size(); ++i) m *= xd[i];
+    const int64_t k = w.size(1), o = w.size(0);
+    Fusion fu = fuse_after(n, f, absorbed);
+    const dt ct = compute_type();
+    const md_t src_md({m, k}, ct, tag::ab), w_any({o, k}, ct, tag::any), b_md({o}, dt::f32, tag::a),
+        dst_md({m, o}, dt::f32, tag::ab);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(fu.ops);
+    dnnl::inner_product_forward::primitive_desc pd;
+    try {
+      auto d = bias->isTensor()
+                   ? dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src_md, w_any, b_md, dst_md)
+                   : dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src_md, w_any, dst_md);
+      pd = dnnl::inner_product_forward::primitive_desc(d, attr, cpu());
+    } catch (const dnnl::error&) {
+      fu.give_back(absorbed);
+      return std::nullopt;
+    }
+    at::Tensor wbuf = bytes(pd.weights_desc());
+    {
+      dnnl::stream s(cpu());
+      const at::Tensor wc = w.contiguous();
+      reorder(s, memory_of(md_t({o, k}, dt::f32, tag::ab), wc), memory_of(pd.weights_desc(), wbuf));
+      s.wait();
+    }
+    const at::Tensor b = bias->isTensor() ? bias->toTensor().to(at::kFloat).contiguous() : at::Tensor();
+    std::vector<int64_t> out_sizes(xd.begin(), xd.end());
+    out_sizes.back() = o;
+    const int xi = id(in[0]), out = id(fu.last);
+    dnnl::inner_product_forward prim(pd);
+    ++counts["inner products"];
+    if (fu.eltwise) ++counts["  with fused activations"];
+    return [=](Frame& fr, dnnl::stream& s) {
+      at::Tensor xs = plain(*fr[xi], s).reshape({m, k});
+      xs = ct == dt::f32 ? xs.contiguous() : xs.to(at::kBFloat16).contiguous();
+      const dnnl::memory src = memory_of(src_md, xs);
+      at::Tensor y = at::empty({m, o}, at::kFloat);
+      std::unordered_map<int, dnnl::memory> args{
+          {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, memory_of(pd.weights_desc(), wbuf)}, {DNNL_ARG_DST, memory_of(dst_md, y)}};
+      if (b.defined()) args.emplace(DNNL_ARG_BIAS, memory_of(b_md, b));
+      prim.execute(s, args);
+      fr[out] = plain_slot(y.view(out_sizes));
+    };
+  }
+
+  std::optional<Step> pooling(jit::Node* n, Frame& f, std::unordered_set<const jit::Node*>& absorbed) {
+    const std::string kind = n->kind().toQualString();
+    const auto in = n->inputs();
+    const SlotPtr& x = f.at(id(in[0]));
+    if (!x || logical_dims(*x).size() != 4) return std::nullopt;
+    const auto xd = logical_dims(*x);
+    std::vector<int64_t> kernel, stride, pad{0, 0}, dilation{1, 1};
+    bool ceil = false, include_pad = true;
+    alg a = alg::pooling_max;
+    if (kind == "aten::mean") {  // over H and W, keeping them: a global average
+      const auto dims = int_list(in[1]);
+      auto keep = jit::toIValue(in[2]);
+      const bool spatial = dims == std::vector<int64_t>{2, 3} || dims == std::vector<int64_t>{-2, -1} ||
+                           dims == std::vector<int64_t>{3, 2} || dims == std::vector<int64_t>{-1, -2};
+      if (!spatial || !keep || !keep->toBool() || (in.size() > 3 && !is_none(in[3]))) return std::nullopt;
+      kernel = {xd[2], xd[3]};
+      stride = kernel;
+      a = alg::pooling_avg_exclude_padding;
+    } else if (kind == "aten::adaptive_avg_pool2d") {
+      if (int_list(in[1]) != std::vector<int64_t>{1, 1}) return std::nullopt;
+      kernel = {xd[2], xd[3]};
+      stride = kernel;
+      a = alg::pooling_avg_exclude_padding;
+    } else {
+      kernel = int_list(in[1]);
+      stride = int_list(in[2]);
+      pad = int_list(in[3]);
+      if (stride.empty()) stride = kernel;
+      if (kind == "aten::max_pool2d") {
+        dilation = int_list(in[4]);
+        auto c = jit::toIValue(in[5]);
+        if (!c) return std::nullopt;
+        ceil = c->toBool();
+      } else {
+        auto c = jit::toIValue(in[4]), inc = jit::toIValue(in[5]);
+        if (!c || !inc || !is_none(in[6])) return std::nullopt;
+        ceil = c->toBool();
+        include_pad = inc->toBool();
+        a = include_pad ? alg::pooling_avg_include_padding : alg::pooling_avg_exclude_padding;
+      }
+    }
+    for (auto* list : {&kernel, &stride, &pad, &dilation}) {
+      if (list->size() == 1) list->push_back(list->front());  // one value for both sides
+      if (list->size() != 2) return std::nullopt;
+    }
+    dnnl::memory::dims out_hw(2), pad_r(2);
+    for (int i = 0; i < 2; ++i) {
+      const int64_t span = dilation[i] * (kernel[i] - 1) + 1, size = xd[2 + i] + 2 * pad[i] - span;
+      int64_t o = (ceil ? (size + stride[i] - 1) / stride[i] : size / stride[i]) + 1;
+      if (ceil && (o - 1) * stride[i] >= xd[2 + i] + pad[i]) --o;  // torch: the last window starts inside
+      out_hw[i] = o;
+      pad_r[i] = (o - 1) * stride[i] + span - xd[2 + i] - pad[i];
+      // Past the given padding, torch's average counts only real and padded cells.
+      if (a == alg::pooling_avg_include_padding && pad_r[i] > pad[i]) return std::nullopt;
+      if (pad_r[i] < 0) pad_r[i] = 0;
+    }
+    const md_t src = current_desc(*x);
+    if (!x->has_buffer() && src.dims().size() != 4) return std::nullopt;
+    const md_t dst_any({xd[0], xd[1], out_hw[0], out_hw[1]}, src.data_type(), tag::any);
+    dnnl::pooling_v2_forward::primitive_desc pd;
+    try {
+      dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, a, src, dst_any, {stride[0], stride[1]},
+                                       {kernel[0], kernel[1]}, {dilation[0] - 1, dilation[1] - 1}, {pad[0], pad[1]}, pad_r);
+      pd = dnnl::pooling_v2_forward::primitive_desc(d, cpu());
+    } catch (const dnnl::error&) {
+      return std::nullopt;
+    }
+    const int xi = id(in[0]), out = id(n->output());
+    dnnl::pooling_v2_forward prim(pd);
+    ++counts["poolings"];
+    return [=](Frame& fr, dnnl::stream& s) {
+      const Mem sm = as_desc(*fr[xi], pd.src_desc(), s);
+      at::Tensor dst = bytes(pd.dst_desc());
+      prim.execute(s, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_DST, memory_of(pd.dst_desc(), dst)}});
+      fr[out] = in_layout(dst, pd.dst_desc());
+    };
+  }
+
+  std::optional<Step> batch_norm(jit::Node* n, Frame& f, std::unordered_set<const jit::Node*>& absorbed) {
+    const auto in = n->inputs();
+    auto weight = jit::toIValue(in[1]), bias = jit::toIValue(in[2]), mean = jit::toIValue(in[3]),
+         var = jit::toIValue(in[4]), training = jit::toIValue(in[5]);
+    auto eps = constant_number(in[7]);
+    const SlotPtr& x = f.at(id(in[0]));
+    if (!weight || !bias || !mean || !var || !training || !eps || training->toBool() || !mean->isTensor() ||
+        !var->isTensor() || !x || logical_dims(*x).size() != 4) {
+      return std::nullopt;
+    }
+    const int64_t c = logical_dims(*x)[1];
+    const at::Tensor scale = weight->isTensor() ? weight->toTensor().to(at::kFloat).contiguous() : at::ones({c});
+    const at::Tensor shift = bias->isTensor() ? bias->toTensor().to(at::kFloat).contiguous() : at::zeros({c});
+    const at::Tensor m = mean->toTensor().to(at::kFloat).contiguous(), v = var->toTensor().to(at::kFloat).contiguous();
+    // A ReLU right after is fused by the primitive's own flag.
+    bool relu = false;
+    const jit::Value* last = n->output();
+    if (last->uses().size() == 1) {
+      const jit::Node* u = last->uses()[0].user;
+      const std::string k = u->kind().toQualString();
+      if ((k == "aten::relu" || k == "aten::relu_") && u->inputs()[0] == last) {
+        relu = true;
+        absorbed.insert(u);
+        last = u->output();
+      }
+    }
+    // Norms stay fp32: a bf16 input is read as fp32 in the same blocked layout.
+    md_t data = current_desc(*x);
+    if (data.data_type() != dt::f32) data = md_t(data.dims(), dt::f32, tag::aBcd16b);
+    auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+                 dnnl::normalization_flags::use_shift;
+    if (relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
+    dnnl::batch_normalization_forward::primitive_desc pd;
+    try {
+      dnnl::batch_normalization_forward::desc d(dnnl::prop_kind::forward_inference, data, static_cast<float>(*eps), flags);
+      pd = dnnl::batch_normalization_forward::primitive_desc(d, cpu());
+    } catch (const dnnl::error&) {
+      if (relu) absorbed.erase(last->node());
+      return std::nullopt;
+    }
+    const md_t stat({c}, dt::f32, tag::a);
+    const int xi = id(in[0]), out = id(last);
+    dnnl::batch_normalization_forward prim(pd);
+    ++counts["batch norms"];
+    if (relu) ++counts["  with fused activations"];
+    return [=](Frame& fr, dnnl::stream& s) {
+      const Mem src = as_desc(*fr[xi], pd.src_desc(), s);
+      at::Tensor dst = bytes(pd.dst_desc());
+      prim.execute(s, {{DNNL_ARG_SRC, src},
+                       {DNNL_ARG_MEAN, memory_of(stat, m)},
+                       {DNNL_ARG_VARIANCE, memory_of(stat, v)},
+                       {DNNL_ARG_SCALE, memory_of(stat, scale)},
+                       {DNNL_ARG_SHIFT, memory_of(stat, shift)},
+                       {DNNL_ARG_DST, memory_of(pd.dst_desc(), dst)}});
+      fr[out] = in_layout(dst, pd.dst_desc());
+    };
+  }
+
+  std::optional<Step> concat(jit::Node* n, Frame& f, std::unordered_set<const jit::Node*>& absorbed) {
+    const jit::Node* list = n->inputs()[0]->node();
+    auto dim = constant_number(n->inputs()[1]);
+    if (!deferred.count(list) || !dim) return std::nullopt;
+    std::vector<int> xs;
+    std::vector<md_t> descs;
+    size_t rank = 0;
+    for (const jit::Value* v : list->inputs()) {
+      const SlotPtr& s = f.at(id(v));
+      if (!s || !(s->has_buffer() || s->has_plain())) return std::nullopt;
+      const md_t d = current_desc(*s);
+      rank = d.dims().size();
+      if (rank != 4 || (!descs.empty() && d.data_type() != descs[0].data_type())) return std::nullopt;
+      xs.push_back(id(v));
+      descs.push_back(d);
+    }
+    if (xs.empty()) return std::nullopt;
+    const int axis = static_cast<int>(*dim < 0 ? *dim + static_cast<double>(rank) : *dim);
+    dnnl::concat::primitive_desc pd;
+    try {
+      pd = dnnl::concat::primitive_desc(axis, descs, cpu());
+    } catch (const dnnl::error&) {
+      return std::nullopt;
+    }
+    const int out = id(n->output());
+    dnnl::concat prim(pd);
+    ++counts["concatenations"];
+    return [=](Frame& fr, dnnl::stream& s) {
+      std::unordered_map<int, dnnl::memory> args;
+      std::vector<Mem> inputs;  // alive until the primitive has run
+      for (size_t i = 0; i < xs.size(); ++i) {
+        inputs.push_back(as_desc(*fr[xs[i]], descs[i], s));
+        args.emplace(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), inputs.back().m);
+      }
+      at::Tensor dst = bytes(pd.dst_desc());
+      args.emplace(DNNL_ARG_DST, memory_of(pd.dst_desc(), dst));
+      prim.execute(s, args);
+      fr[out] = in_layout(dst, pd.dst_desc());
+    };
+  }
+
+  // add or mul of two tensors, the second broadcast over the first (an SE gate, a residual).
+  std::optional<Step> binary(jit::Node* n, Frame& f, std::unordered_set<const jit::Node*>& absorbed) {
+    const std::string kind = n->kind().toQualString();
+    const bool add = kind.rfind("aten::add", 0) == 0;
+    if (add && !is_tensor_add(n)) return std::nullopt;
+    if (!add && (n->inputs().size() != 2 || n->inputs()[1]->type()->kind() != c10::TypeKind::TensorType)) return std::nullopt;
+    const SlotPtr& a = f.at(id(n->inputs()[0]));
+    const SlotPtr& b = f.at(id(n->inputs()[1]));
+    if (!a || !b || !(a->has_buffer() || a->has_plain()) || !(b->has_buffer() || b->has_plain())) return std::nullopt;
+    const auto ad = logical_dims(*a), bd = logical_dims(*b);
+    if (ad.size() != 4 || bd.size() != 4) return std::nullopt;
+    bool a_full = true, b_full = true;
+    for (int i = 0; i < 4; ++i) {
+      if (ad[i] != bd[i]) {
+        if (bd[i] == 1) b_full = false;
+        else if (ad[i] == 1) a_full = false;
+        else return std::nullopt;
+      }
+    }
+    if (!a_full && !b_full) return std::nullopt;
+    const bool swap = !a_full;  // the full one is src0 (both ops commute)
+    if (swap && inplace(n)) return std::nullopt;
+    const int i0 = id(n->inputs()[swap ? 1 : 0]), i1 = id(n->inputs()[swap ? 0 : 1]);
+    const md_t d0 = current_desc(*f[i0]);
+    md_t d1 = current_desc(*f[i1]);
+    if (d1.dims() == d0.dims()) d1 = d0;  // same shape: same layout
+    Fusion fu = fuse_after(n, f, absorbed);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(fu.ops);
+    dnnl::binary::primitive_desc pd;
+    try {
+      dnnl::binary::desc d(add ? alg::binary_add : alg::binary_mul, d0, d1, d0);
+      pd = dnnl::binary::primitive_desc(d, attr, cpu());
+    } catch (const dnnl::error&) {
+      fu.give_back(absorbed);
+      return std::nullopt;
+    }
+    const bool in_place = inplace(n);
+    const int out = id(fu.last);
+    dnnl::binary prim(pd);
+    ++counts["binary operations"];
+    return [=](Frame& fr, dnnl::stream& s) {
+      Slot& x = *fr[i0];
+      const Mem m0 = as_desc(x, d0, s);
+      const Mem m1 = as_desc(*fr[i1], d1, s);
+      if (in_place) {
+        prim.execute(s, {{DNNL_ARG_SRC_0, m0}, {DNNL_ARG_SRC_1, m1}, {DNNL_ARG_DST, m0}});
+        changed_in_place(fr, x, m0, s);
+        fr[out] = fr[i0];
+        return;
+      }
+      at::Tensor dst = bytes(d0);
+      prim.execute(s, {{DNNL_ARG_SRC_0, m0}, {DNNL_ARG_SRC_1, m1}, {DNNL_ARG_DST, memory_of(d0, dst)}});
+      fr[out] = in_layout(dst, d0);
+    };
+  }
+
+  std::optional<Step> eltwise(jit::Node* n, Frame& f, std::unordered_set<const jit::Node*>& absorbed) {
+    const SlotPtr& x = f.at(id(n->inputs()[0]));
+    if (!x || !(x->has_buffer() || x->has_plain())) return std::nullopt;
+    std::vector<PostOp> seq;
+    for (const Eltwise& e : *eltwise_of(n)) seq.push_back({false, e});
+    Fusion fu = fuse_after(n, f, absorbed);
+    seq.insert(seq.end(), fu.seq.begin(), fu.seq.end());
+    std::vector<Eltwise> ops;
+    for (const PostOp& op : canonical(seq)) ops.push_back(op.e);
+    if (ops.empty()) ops.push_back({alg::eltwise_linear, 1, 0});
+    const bool in_place = inplace(n);
+    const int xi = id(n->inputs()[0]), out = id(fu.last);
+    const md_t d = current_desc(*x);
+    std::vector<dnnl::eltwise_forward> prims;
+    try {
+      for (const Eltwise& e : ops) {
+        dnnl::eltwise_forward::desc ed(dnnl::prop_kind::forward_inference, e.algorithm, d, e.alpha, e.beta);
+        prims.emplace_back(dnnl::eltwise_forward::primitive_desc(ed, cpu()));
+      }
+    } catch (const dnnl::error&) {
+      fu.give_back(absorbed);
+      return std::nullopt;
+    }
+    counts["element-wise operations"] += static_cast<int64_t>(prims.size());
+    return [=](Frame& fr, dnnl::stream& s) {
+      Slot& sx = *fr[xi];
+      const Mem src = as_desc(sx, d, s);
+      if (in_place) {
+        for (const auto& p : prims) p.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, src}});
+        changed_in_place(fr, sx, src, s);
+        fr[out] = fr[xi];
+        return;
+      }
+      at::Tensor dst = bytes(d);
+      dnnl::memory dm = memory_of(d, dst);
+      prims[0].execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dm}});
+      for (size_t i = 1; i < prims.size(); ++i) prims[i].execute(s, {{DNNL_ARG_SRC, dm}, {DNNL_ARG_DST, dm}});
+      fr[out] = in_layout(dst, d);
+    };
+  }
+
+  // `changed` (one of the slot's representations) was written in place: bring the other
+  // up to date (a plain tensor may have views), and drop stale copies elsewhere.
+  static void changed_in_place(Frame& fr, Slot& slot, const dnnl::memory& changed, dnnl::stream& s) {
+    const bool plain_changed = slot.has_plain() && changed.get_data_handle() == slot.value.toTensor().data_ptr();
+    if (plain_changed) {
+      slot.buffer = at::Tensor();
+    } else if (slot.has_plain()) {
+      const at::Tensor& t = slot.value.toTensor();
+      reorder(s, memory_of(slot.md, slot.buffer), memory_of(desc_of(t), t));
+    }
+    if (slot.has_plain()) {
+      at::Tensor keep = slot.buffer;
+      invalidate_copies(fr, slot.value.toTensor());
+      slot.buffer = keep;
+    }
+  }
+
+  // An input of a libtorch operator: its value, tensors as plain fp32 ones; a deferred
+  // list is made now.
+  c10::IValue argument(const jit::Value* v, Frame& fr, dnnl::stream& s) const {
+    if (deferred.count(v->node())) {
+      c10::List<at::Tensor> list;
+      for (const jit::Value* e : v->node()->inputs()) list.push_back(argument(e, fr, s).toTensor());
+      return list;
+    }
+    Slot& slot = *fr[id(v)];
+    return slot.has_buffer() && !slot.has_plain() ? c10::IValue(plain(slot, s)) : slot.value;
+  }
+
+  // The graph's own list and tuple nodes, which have no operator to call.
+  std::optional<Step> structural(jit::Node* n) {
+    std::vector<const jit::Value*> ins(n->inputs().begin(), n->inputs().end());
+    std::vector<int> outs;
+    for (const jit::Value* v : n->outputs()) outs.push_back(id(v));
+    const auto kind = n->kind();
+    if (kind == jit::prim::ListConstruct) {
+      const c10::TypePtr element = n->output()->type()->expectRef<c10::ListType>().getElementType();
+      return [this, ins, outs, element](Frame& fr, dnnl::stream& s) {
+        c10::impl::GenericList list(element);
+        for (const jit::Value* v : ins) list.push_back(argument(v, fr, s));
+        fr[outs[0]] = plain_slot(c10::IValue(list));
+      };
+    }
+    if (kind == jit::prim::TupleConstruct) {
+      return [this, ins, outs](Frame& fr, dnnl::stream& s) {
+        std::vector<c10::IValue> items;
+        for (const jit::Value* v : ins) items.push_back(argument(v, fr, s));
+        fr[outs[0]] = plain_slot(c10::ivalue::Tuple::create(std::move(items)));
+      };
+    }
+    if (kind == jit::prim::ListUnpack || kind == jit::prim::TupleUnpack) {
+      return [this, ins, outs](Frame& fr, dnnl::stream& s) {
+        const c10::IValue whole = argument(ins[0], fr, s);
+        const std::vector<c10::IValue> items = whole.isTuple() ? whole.toTupleRef().elements().vec() : whole.toListRef().vec();
+        for (size_t i = 0; i < outs.size() && i < items.size(); ++i) fr[outs[i]] = plain_slot(items[i]);
+      };
+    }
+    return std::nullopt;
+  }
+
+  // libtorch's own operator, on plain fp32 tensors.
+  Step fallback(jit::Node* n) {
+    if (!n->maybeOperator()) {
+      if (auto step = structural(n)) return *step;
+      throw std::runtime_error(std::string("optimize_for_inference: the traced graph has a ") + n->kind().toQualString() +
+                               " node, which neither oneDNN nor libtorch can run here");
+    }
+    std::vector<const jit::Value*> ins(n->inputs().begin(), n->inputs().end());
+    std::vector<int> outs;
+    for (const jit::Value* v : n->outputs()) outs.push_back(id(v));
+    jit::Operation op = n->getOperation();
+    const bool mutates = inplace(n);
+    const int first = ins.empty() ? -1 : id(ins[0]);
+    ++counts[std::string("libtorch ") + n->kind().toQualString()];
+    return [this, ins, outs, op, mutates, first](Frame& fr, dnnl::stream& s) mutable {
+      jit::Stack stack;
+      stack.reserve(ins.size());
+      for (const jit::Value* v : ins) stack.push_back(argument(v, fr, s));
+      s.wait();
+      op(stack);
+      if (mutates && first >= 0 && fr[first]->has_plain()) {
+        fr[first]->buffer = at::Tensor();
+        invalidate_copies(fr, fr[first]->value.toTensor());
+        fr[outs[0]] = fr[first];
+        return;
+      }
+      for (size_t i = 0; i < outs.size(); ++i) fr[outs[i]] = plain_slot(std::move(stack[i]));
+    };
+  }
+};
+
+Engine::Engine(std::shared_ptr<jit::Graph> graph, Precision precision)
+    : impl_(std::make_unique<Impl>(std::move(graph), precision)) {}
+
+Engine::~Engine() = default;
+
+at::Tensor Engine::run(const at::Tensor& x) { return impl_->run(x); }
+
+std::string Engine::report() const {
+  std::ostringstream os;
+  bool first = true;
+  for (const auto& [what, n] : impl_->counts) {
+    if (what.rfind("  ", 0) == 0 || what.rfind("libtorch ", 0) == 0) continue;
+    os << (first ? "" : ", ") << n << ' ' << what;
+    first = false;
+  }
+  int64_t fused_act = 0, fused_sum = 0, torch_ops = 0;
+  for (const auto& [what, n] : impl_->counts) {
+    if (what == "  with fused activations") fused_act = n;
+    if (what == "  with fused residual sums") fused_sum = n;
+    if (what.rfind("libtorch ", 0) == 0) torch_ops += n;
+  }
+  os << " on oneDNN (" << fused_act << " with fused activations, " << fused_sum << " with fused residual sums); "
+     << torch_ops << " other operations on libtorch";
+  if (torch_ops) {
+    os << " (";
+    bool f = true;
+    for (const auto& [what, n] : impl_->counts) {
+      if (what.rfind("libtorch ", 0) != 0) continue;
+      os << (f ? "" : ", ") << what.substr(9) << " ×" << n;
+      f = false;
+    }
+    os << ')';
+  }
+  return os.str();
+}
+
+}  // namespace metalhead::inference

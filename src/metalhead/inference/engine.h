@@ -1,0 +1,37 @@
+// engine.h — runs a traced, BN-folded TorchScript graph with oneDNN primitives.
+//
+// Convolutions, inner products, poolings, element-wise and binary operations, concats and
+// BatchNorms run as oneDNN primitives on tensors in the blocked layouts oneDNN picks
+// (nChw16c, ...), with activations, scalar arithmetic and residual sums fused into the
+// convolution before them as post-ops, and weights reordered once. Every other node runs
+// as libtorch's own operator on plain tensors. The first run builds the primitives (a
+// graph is traced for one input shape), later runs only execute them.
+#pragma once
+#include <metalhead/inference.h>
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+
+namespace torch::jit {
+struct Graph;
+}
+
+namespace metalhead::inference {
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<torch::jit::Graph> graph, Precision precision);
+  ~Engine();
+  /// The graph's output for input `x` (of the shape it was traced at), as fp32.
+  at::Tensor run(const at::Tensor& x);
+  /// What runs where: "48 convolutions (44 with fused activations, 16 residual sums), ...".
+  std::string report() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace metalhead::inference

@@ -1,0 +1,257 @@
+#include <metalhead/inference.h>
+
+#include "engine.h"
+
+#include <flux/mode.h>
+
+#include <ATen/Parallel.h>
+#include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/frozen_conv_folding.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/passes/remove_dropout.h>
+
+#include <cpuid.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+namespace metalhead {
+namespace {
+
+namespace jit = torch::jit;
+
+// How many nodes of each kind a graph has, to say what the passes did.
+std::map<std::string, int64_t> census(const jit::Graph& g) {
+  std::map<std::string, int64_t> n;
+  for (const jit::Node* node : g.nodes()) ++n[node->kind().toQualString()];
+  return n;
+}
+
+int64_t count(const std::map<std::string, int64_t>& c, std::initializer_list<const char*> kinds) {
+  int64_t n = 0;
+  for (const char* k : kinds) {
+    if (auto it = c.find(k); it != c.end()) n += it->second;
+  }
+  return n;
+}
+
+
+// Dense followed by BatchNorm (on [N, C]) becomes one Dense: W' = W·s, b' = (b − μ)·s + β with
+// s = γ / √(σ² + ε). torch.jit.freeze's passes fold only convolutions.
+bool fold_linear_batchnorm(jit::Graph& g) {
+  bool changed = false;
+  for (jit::Node* bn : g.nodes()) {
+    if (bn->kind().toQualString() != std::string("aten::batch_norm")) continue;
+    jit::Node* linear = bn->inputs()[0]->node();
+    if (linear->kind().toQualString() != std::string("aten::linear") || linear->output()->uses().size() != 1) continue;
+    auto w = jit::toIValue(linear->inputs()[1]), b = jit::toIValue(linear->inputs()[2]);
+    auto gamma = jit::toIValue(bn->inputs()[1]), beta = jit::toIValue(bn->inputs()[2]), mean = jit::toIValue(bn->inputs()[3]),
+         var = jit::toIValue(bn->inputs()[4]), training = jit::toIValue(bn->inputs()[5]), eps = jit::toIValue(bn->inputs()[7]);
+    if (!w || !w->isTensor() || !b || !gamma || !beta || !mean || !var || !training || !eps || training->toBool() ||
+        !mean->isTensor() || !var->isTensor() || w->toTensor().dim() != 2) {
+      continue;
+    }
+    const at::Tensor W = w->toTensor();
+    const int64_t c = W.size(0);
+    const auto opts = W.options();
+    const at::Tensor s = (gamma->isTensor() ? gamma->toTensor().to(opts) : at::ones({c}, opts)) /
+                         (var->toTensor().to(opts) + eps->toDouble()).sqrt();
+    const at::Tensor bias = b->isTensor() ? b->toTensor().to(opts) : at::zeros({c}, opts);
+    const at::Tensor shift = beta->isTensor() ? beta->toTensor().to(opts) : at::zeros({c}, opts);
+    jit::WithInsertPoint guard(bn);
+    jit::Value* new_w = g.insertConstant(W * s.unsqueeze(1));
+    jit::Value* new_b = g.insertConstant((bias - mean->toTensor().to(opts)) * s + shift);
+    linear->replaceInput(1, new_w);
+    linear->replaceInput(2, new_b);
+    bn->output()->replaceAllUsesWith(linear->output());
+    changed = true;
+  }
+  if (changed) jit::EliminateDeadCode(g.block());
+  return changed;
+}
+
+// Test mode and no gradients while tracing (a traced weight must not require grad: it
+// becomes a constant), then the model's own settings back.
+class TraceSettings {
+ public:
+  explicit TraceSettings(torch::nn::Module& m) : root_(m) {
+    for (const auto& p : m.parameters()) grads_.emplace_back(p, p.requires_grad());
+    for (const auto& sub : m.modules()) {
+      modes_.emplace_back(sub.get(), sub->is_training(), std::nullopt);
+      if (auto* modal = dynamic_cast<flux::ModalLayerImpl*>(sub.get())) std::get<2>(modes_.back()) = modal->active;
+    }
+    for (auto& [p, g] : grads_) p.requires_grad_(false);
+    flux::testmode(m);
+  }
+  ~TraceSettings() {
+    for (auto& [p, g] : grads_) p.requires_grad_(g);
+    for (auto& [sub, training, active] : modes_) {
+      sub->train(training);  // sets only this module's flag: children come in their own turn
+      if (auto* modal = dynamic_cast<flux::ModalLayerImpl*>(sub)) modal->active = active;
+    }
+  }
+
+ private:
+  torch::nn::Module& root_;
+  std::vector<std::pair<at::Tensor, bool>> grads_;
+  std::vector<std::tuple<torch::nn::Module*, bool, std::optional<bool>>> modes_;
+};
+
+class InferenceModelImpl : public ModelImpl {
+ public:
+  InferenceModelImpl(std::shared_ptr<ModelImpl> original, InferenceOptions options)
+      : ModelImpl(original->type_name, flux::Chain(std::vector<flux::Layer>{}), flux::Chain(std::vector<flux::Layer>{}),
+                  original->inchannels),
+        original_(std::move(original)),
+        options_(options) {}
+
+  Tensor forward(const Tensor& x) override {
+    if (x.dim() != 4 || x.size(1) != inchannels || x.scalar_type() != at::kFloat) {
+      input_error("fp32 [N, " + std::to_string(inchannels) + ", H, W] images", x);
+    }
+    std::shared_ptr<inference::Engine> engine = compiled(x);
+    const int before = at::get_num_threads();
+    if (options_.threads > 0) at::set_num_threads(options_.threads);
+    at::Tensor y;
+    {
+      at::NoGradGuard no_grad;
+      y = engine->run(x.contiguous());
+    }
+    if (options_.threads > 0) at::set_num_threads(before);
+    return y;
+  }
+
+  std::vector<flux::ShowItem> show_items() const override { return {}; }
+
+  void pretty_print(std::ostream& os) const override {
+    std::lock_guard lock(mutex_);
+    os << "optimize_for_inference(" << type_name << ", " << to_string(options_.precision);
+    if (report_.empty()) os << "; not traced yet";
+    else os << "; " << report_;
+    os << ')';
+  }
+
+ private:
+  std::shared_ptr<inference::Engine> compiled(const Tensor& x) {
+    const std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    std::lock_guard lock(mutex_);
+    if (auto it = engines_.find(shape); it != engines_.end()) return it->second;
+    auto engine = compile(x);
+    engines_.emplace(shape, engine);
+    return engine;
+  }
+
+  std::shared_ptr<inference::Engine> compile(const Tensor& x) {
+    at::NoGradGuard no_grad;  // folded weights must not require grad: they become constants
+    std::shared_ptr<jit::Graph> g;
+    {
+      TraceSettings settings(*original_);
+      auto traced = jit::tracer::trace(
+          {x}, [&](jit::Stack in) -> jit::Stack { return {original_->forward(in.at(0).toTensor())}; },
+          [](const at::Tensor&) { return std::string(); }, /*strict=*/false);
+      g = traced.first->graph;
+    }
+    // The trace's constants are the model's own tensors: give the graph copies.
+    for (jit::Node* node : g->nodes()) {
+      if (node->kind() == jit::prim::Constant && node->hasAttribute(jit::attr::value) &&
+          node->kindOf(jit::attr::value) == jit::AttributeKind::t) {
+        node->t_(jit::attr::value, node->t(jit::attr::value).detach().clone());
+      }
+    }
+    jit::Inline(*g);
+    jit::removeDropout(g);
+    jit::ConstantPropagation(g);
+    jit::EliminateDeadCode(g);
+    const auto traced = census(*g);
+    // Folding, as torch.jit.freeze's frozen-graph passes do it.
+    while (jit::FoldFrozenConvBatchnorm(g) || jit::FoldFrozenConvAddOrSub(g) || jit::FoldFrozenConvMulOrDiv(g) ||
+           fold_linear_batchnorm(*g)) {
+    }
+    const auto folded = census(*g);
+    if (std::getenv("METALHEAD_INFERENCE_DUMP")) std::cerr << *g;
+    auto engine = std::make_shared<inference::Engine>(g, options_.precision);
+    engine->run(x.contiguous());  // builds the primitives
+
+    const int64_t bn_before = count(traced, {"aten::batch_norm"}), bn_after = count(folded, {"aten::batch_norm"});
+    std::ostringstream r;
+    r << "traced at [";
+    for (size_t i = 0; i < x.sizes().size(); ++i) r << (i ? ", " : "") << x.size(static_cast<int64_t>(i));
+    r << "]: " << (bn_before - bn_after) << " of " << bn_before << " BatchNorms folded into convolutions and Dense layers; "
+      << engine->report();
+    report_ = r.str();
+    return engine;
+  }
+
+  std::shared_ptr<ModelImpl> original_;
+  InferenceOptions options_;
+  mutable std::mutex mutex_;
+  std::map<std::vector<int64_t>, std::shared_ptr<inference::Engine>> engines_;
+  std::string report_;
+};
+
+}  // namespace
+
+std::string to_string(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+  }
+  return "?";
+}
+
+Precision precision_from_string(const std::string& s) {
+  if (s == "fp32") return Precision::fp32;
+  if (s == "bf16") return Precision::bf16;
+  if (s == "fp16") return Precision::fp16;
+  throw std::invalid_argument("precision: " + s + " is not one of fp32, bf16, fp16");
+}
+
+bool cpu_has_bf16() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool amx_bf16 = (d >> 22) & 1;
+  const bool avx512f = (b >> 16) & 1;
+  unsigned a1 = 0, b1, c1, d1;
+  const bool avx512_bf16 = __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && ((a1 >> 5) & 1) && avx512f;
+  // The OS must save the AVX-512 state (XCR0 bits 5-7) for either to be usable.
+  unsigned lo = 0, hi = 0;
+  __get_cpuid(1, &a, &b, &c, &d);
+  if (!((c >> 27) & 1)) return false;  // no OSXSAVE
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  const bool zmm = (lo & 0xE6) == 0xE6;
+  return zmm && (avx512_bf16 || amx_bf16);
+}
+
+Model optimize_for_inference(const Model& model, const InferenceOptions& options) {
+  if (!model) throw std::invalid_argument("optimize_for_inference: the model is empty");
+  if (is_optimized(model)) {
+    throw std::invalid_argument("optimize_for_inference: " + model->type_name +
+                                " is already optimised (optimise the original model instead)");
+  }
+  if (options.precision == Precision::fp16) {
+    throw std::invalid_argument("optimize_for_inference: fp16 is for CUDA builds; this libtorch computes fp16 on the "
+                                "CPU in fp32 (use fp32, or bf16 where the CPU has it)");
+  }
+  if (options.precision == Precision::bf16 && !cpu_has_bf16()) {
+    throw std::invalid_argument("optimize_for_inference: bf16 needs a CPU with AVX512-BF16 or AMX; this one has "
+                                "neither (use fp32)");
+  }
+  if (options.threads < 0) {
+    throw std::invalid_argument("optimize_for_inference: threads must be 0 (all) or positive, got " +
+                                std::to_string(options.threads));
+  }
+  return Model(std::make_shared<InferenceModelImpl>(model.ptr(), options));
+}
+
+bool is_optimized(const Model& model) {
+  return model && std::dynamic_pointer_cast<InferenceModelImpl>(model.ptr()) != nullptr;
+}
+
+}  // namespace metalhead

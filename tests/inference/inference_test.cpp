@@ -1,0 +1,261 @@
+// optimize_for_inference (issue 16): the optimised model computes what the model computes
+// in test mode, for each pattern the engine fuses and for every registry model; the
+// original is left untouched; bad input and options are refused clearly.
+#include <metalhead/inference.h>
+#include <metalhead/metalhead.h>
+
+#include "flux/testing.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+namespace {
+
+using flux::Chain;
+using flux::Layer;
+using metalhead::Model;
+
+// A model of `body` (on [N, c, H, W] images) with a flatten-and-Dense head.
+Model model_of(Chain body, int64_t c) { return Model("Test", std::move(body), Chain(flux::flatten), c); }
+
+// BatchNorm statistics that are not the identity, so folding is visible.
+void randomise_norms(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& item : m.named_buffers()) {
+    if (item.key().find("running_mean") != std::string::npos) item.value().uniform_(-0.5, 0.5);
+    if (item.key().find("running_var") != std::string::npos) item.value().uniform_(0.5, 2.0);
+  }
+  for (auto& item : m.named_parameters()) {
+    if (item.value().dim() == 1) item.value().uniform_(-1, 1);  // γ and β, biases
+  }
+}
+
+// max |optimised − plain| / max |plain|, in test mode.
+double relative_error(const Model& model, const torch::Tensor& x, metalhead::Precision precision = metalhead::Precision::fp32,
+                      bool native = false) {
+  flux::testmode(model);
+  torch::Tensor reference;
+  {
+    torch::NoGradGuard no_grad;
+    reference = model(x);
+  }
+  Model fast = metalhead::optimize_for_inference(model, {.precision = precision});
+  const torch::Tensor y = fast(x);
+  std::ostringstream printed;
+  printed << fast;
+  if (native) {
+    // Only reshapes (flattens) may run on libtorch: every other operation has a oneDNN kernel.
+    const std::string report = printed.str();
+    const auto libtorch = report.find("other operations on libtorch");
+    EXPECT_TRUE(report.find("; 0 other operations") != std::string::npos ||
+                report.find("(aten::reshape ×1)", libtorch) != std::string::npos ||
+                report.find("(aten::reshape ×2)", libtorch) != std::string::npos)
+        << report;
+  }
+  EXPECT_EQ(y.sizes(), reference.sizes());
+  EXPECT_EQ(y.scalar_type(), torch::kFloat);
+  const torch::Tensor again = fast(x);  // the second run executes the built primitives
+  EXPECT_TRUE(torch::equal(y, again));
+  return ((y - reference).abs().max() / reference.abs().max().clamp_min(1e-12)).item<double>();
+}
+
+struct Pattern {
+  std::string name;
+  std::function<Chain()> body;
+  int64_t channels = 8, side = 12;
+  bool native = true;  // every operation on oneDNN (but the head's flatten)
+};
+
+std::vector<Pattern> patterns() {
+  using namespace flux;
+  auto conv_bn = [](Activation a) {
+    return [a] { return Chain(Conv({3, 3}, {8, 16}, identity, {.pad = 1, .bias = false}), BatchNorm(16, a)); };
+  };
+  std::vector<Pattern> p;
+  for (const auto& [name, a] : std::vector<std::pair<std::string, Activation>>{
+           {"relu", relu}, {"relu6", relu6}, {"hardswish", hardswish}, {"hardsigmoid", hardsigmoid},
+           {"swish", swish}, {"sigmoid", sigmoid}, {"gelu", gelu}, {"gelu_erf", gelu_erf}, {"elu", elu}, {"tanh", flux::tanh}, {"leakyrelu", leakyrelu},
+           {"identity", identity}}) {
+    // Flux's elu and leakyrelu are written out (where, expm1): they run on libtorch.
+    p.push_back(Pattern{"conv_bn_" + name, conv_bn(a), 8, 12, name != "elu" && name != "leakyrelu"});
+  }
+  p.push_back(Pattern{"conv_relu_with_bias", [] { return Chain(Conv({3, 3}, {8, 16}, relu, {.stride = 2, .pad = 1})); }});
+  p.push_back(Pattern{"depthwise_bn", [] {
+                 return Chain(Conv({3, 3}, {8, 8}, identity, {.pad = 1, .groups = 8, .bias = false}), BatchNorm(8, relu6));
+               }});
+  p.push_back(Pattern{"grouped_dilated", [] {
+                 return Chain(Conv({3, 3}, {8, 16}, identity, {.pad = 2, .dilation = 2, .groups = 4}), BatchNorm(16, relu));
+               }});
+  p.push_back(Pattern{"residual", [] {
+                 return Chain(SkipConnection(Chain(Conv({3, 3}, {8, 8}, identity, {.pad = 1}), BatchNorm(8)), plus), relu);
+               }});
+  p.push_back(Pattern{"residual_then_conv", [] {
+                 return Chain(Conv({1, 1}, {8, 8}, relu),
+                              SkipConnection(Chain(Conv({3, 3}, {8, 8}, relu, {.pad = 1}), Conv({1, 1}, {8, 8})), plus),
+                              Conv({1, 1}, {8, 4}, relu));
+               }});
+  p.push_back(Pattern{"squeeze_excite", [] {
+                 return Chain(Conv({1, 1}, {8, 16}, relu),
+                              metalhead::layers::squeeze_excite(16, {.reduction = 4, .gate_activation = hardsigmoid}));
+               }});
+  p.push_back(Pattern{"max_pool", [] { return Chain(Conv({3, 3}, {8, 8}, relu, {.pad = 1}), MaxPool({3, 3}, {.pad = 1, .stride = 2})); }});
+  p.push_back(Pattern{"mean_pool", [] { return Chain(Conv({3, 3}, {8, 8}, relu, {.pad = 1}), MeanPool({2, 2})); }});
+  p.push_back(Pattern{"global_pool", [] { return Chain(Conv({3, 3}, {8, 8}, relu, {.pad = 1}), GlobalMeanPool()); }});
+  p.push_back(Pattern{"concat", [] {
+                 return Chain(Parallel(cat(1), Conv({1, 1}, {8, 8}, relu), Conv({3, 3}, {8, 16}, relu, {.pad = 1})),
+                              BatchNorm(24, relu), Conv({1, 1}, {24, 8}));
+               }});
+  p.push_back(Pattern{"dense_block", [] {
+                 auto layer = [](int64_t c) {
+                   return SkipConnection(Chain(BatchNorm(c, relu), Conv({1, 1}, {c, 16}, identity, {.bias = false}),
+                                               BatchNorm(16, relu), Conv({3, 3}, {16, 4}, identity, {.pad = 1, .bias = false})),
+                                         cat(1));
+                 };
+                 return Chain(layer(8), layer(12), layer(16), BatchNorm(20, relu), Conv({1, 1}, {20, 8}), MeanPool({2, 2}));
+               }});
+  p.push_back(Pattern{"norm_first", [] { return Chain(BatchNorm(8), Conv({1, 1}, {8, 8})); }});
+  p.push_back(Pattern{"max_pool_ceil", [] {
+                 return Chain(Conv({3, 3}, {8, 8}, relu), MaxPool({3, 3}, {.stride = 2}), MaxPool({2, 2}, {.pad = 1}));
+               }, 8, 13});
+  p.push_back(Pattern{"dense_bn", [] { return Chain(flatten, Dense({8 * 12 * 12, 32}), BatchNorm(32, relu), Dense({32, 10})); }});
+  p.push_back(Pattern{"dense_gelu", [] { return Chain(flatten, Dense({8 * 12 * 12, 32}, gelu), Dense({32, 10})); }});
+  return p;
+}
+
+}  // namespace
+
+TEST(OptimizeForInference, EachFusedPatternMatchesThePlainModel) {
+  for (const Pattern& p : patterns()) {
+    SCOPED_TRACE(p.name);
+    torch::manual_seed(1);
+    Model m = model_of(p.body(), p.channels);
+    randomise_norms(*m.ptr());
+    const auto x = torch::randn({2, p.channels, p.side, p.side});
+    try {
+      EXPECT_LT(relative_error(m, x, metalhead::Precision::fp32, p.native), 1e-5);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << p.name << ": " << e.what();
+    }
+  }
+}
+
+
+
+namespace {
+
+// Every registry model but those above 150M parameters (`make parity` runs them too).
+std::vector<std::string> registry_models() {
+  const char* all = std::getenv("METALHEAD_PARITY_ALL");
+  const bool everything = all && *all && std::string(all) != "0";
+  const std::set<std::string> largest = {"vit_huge_patch14_224", "vit_giant_patch14_224", "vit_gigantic_patch14_224",
+                                         "vgg19_bn", "vgg19", "vgg16", "vgg16_bn", "vgg13", "vgg13_bn", "vgg11",
+                                         "vgg11_bn", "vit_large_patch16_224", "vit_large_patch14_224",
+                                         "regnet_y_128gf", "convnext_large", "efficientnet_v2_l"};
+  std::vector<std::string> names;
+  for (const auto& info : metalhead::registered_models()) {
+    if (everything || !largest.count(info.name)) names.push_back(info.name);
+  }
+  return names;
+}
+
+class EveryModel : public testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+TEST_P(EveryModel, OptimisedLogitsMatchThePlainModel) {
+  const std::string& name = GetParam();
+  torch::manual_seed(0);
+  Model m = metalhead::create_model(name, {.nclasses = 10});
+  randomise_norms(*m.ptr());
+  // A small input where the model takes one (fixed-size models keep their own).
+  torch::Tensor x = torch::randn({2, 3, 64, 64});
+  try {
+    torch::NoGradGuard no_grad;
+    flux::testmode(m);
+    m(x);
+  } catch (const std::exception&) {
+    const auto& size = metalhead::model_info(name).input_size;
+    x = torch::randn({1, 3, size[0], size[1]});
+  }
+  EXPECT_LT(relative_error(m, x), 1e-4) << name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, EveryModel, testing::ValuesIn(registry_models()),
+                         [](const testing::TestParamInfo<std::string>& info) { return info.param; });
+
+TEST(OptimizeForInference, LeavesTheOriginalAsItWas) {
+  torch::manual_seed(2);
+  Model m = metalhead::create_model("resnet18", {.nclasses = 10});
+  randomise_norms(*m.ptr());
+  flux::trainmode(m);  // a model in training: optimising must not change that
+  std::vector<torch::Tensor> before;
+  for (const auto& t : m.ptr()->parameters()) before.push_back(t.detach().clone());
+  for (const auto& t : m.ptr()->buffers()) before.push_back(t.clone());
+  std::vector<bool> grads;
+  for (const auto& t : m.ptr()->parameters()) grads.push_back(t.requires_grad());
+  const auto x = torch::randn({2, 3, 64, 64});
+
+  Model fast = metalhead::optimize_for_inference(m);
+  const torch::Tensor y = fast(x);
+  EXPECT_TRUE(m.ptr()->is_training());
+  size_t i = 0, changed = 0;
+  for (const auto& t : m.ptr()->parameters()) changed += !torch::equal(t, before[i++]);
+  for (const auto& t : m.ptr()->buffers()) changed += !torch::equal(t, before[i++]);
+  EXPECT_EQ(changed, 0u);
+  i = 0;
+  for (const auto& t : m.ptr()->parameters()) EXPECT_EQ(t.requires_grad(), grads[i++]);
+  // The optimised model keeps its own weights: training the original does not change it.
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& t : m.ptr()->parameters()) t.add_(1);
+  }
+  EXPECT_TRUE(torch::equal(fast(x), y));
+  EXPECT_EQ(flux::parameter_count(*fast.ptr()), 0);  // inference only: nothing to train
+}
+
+TEST(OptimizeForInference, RefusesWhatItCannotDo) {
+  Model m = metalhead::create_model("resnet18", {.nclasses = 10});
+  Model fast = metalhead::optimize_for_inference(m);
+  EXPECT_TRUE(metalhead::is_optimized(fast));
+  EXPECT_FALSE(metalhead::is_optimized(m));
+  expect_error<std::invalid_argument>([&] { metalhead::optimize_for_inference(fast); }, {"already optimised"});
+  expect_error<std::invalid_argument>([&] { metalhead::optimize_for_inference(m, {.precision = metalhead::Precision::fp16}); },
+                                      {"fp16", "CUDA"});
+  expect_error<std::invalid_argument>([&] { metalhead::optimize_for_inference(m, {.threads = -1}); }, {"threads"});
+  // Inputs: fp32 NCHW images with the model's channels.
+  expect_error<std::invalid_argument>([&] { fast(torch::randn({2, 1, 32, 32})); }, {"ResNet", "[N, 3, H, W]", "[2, 1, 32, 32]"});
+  expect_error<std::invalid_argument>([&] { fast(torch::randn({3, 32, 32})); }, {"ResNet", "[3, 32, 32]"});
+  expect_error<std::invalid_argument>([&] { fast(torch::randn({1, 3, 32, 32}, torch::kDouble)); }, {"fp32"});
+  expect_error<std::invalid_argument>([] { metalhead::precision_from_string("int8"); }, {"int8", "fp32, bf16, fp16"});
+  // A shape the model itself refuses is refused with the model's own message.
+  Model vit = metalhead::create_model("vit_tiny_patch16_224", {.nclasses = 10});
+  expect_error<std::exception>([&] { metalhead::optimize_for_inference(vit)(torch::randn({1, 3, 64, 64})); }, {});
+}
+
+TEST(OptimizeForInference, Bf16IsDetectedAsTheKernelReportsIt) {
+  // Independent of our cpuid reading: the kernel's list of CPU flags.
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  bool listed = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line);
+    for (std::string w; words >> w;) listed |= w == "avx512_bf16" || w == "amx_bf16";
+    break;
+  }
+  EXPECT_EQ(metalhead::cpu_has_bf16(), listed);
+  Model m = metalhead::create_model("resnet18", {.nclasses = 10});
+  if (!listed) {
+    expect_error<std::invalid_argument>([&] { metalhead::optimize_for_inference(m, {.precision = metalhead::Precision::bf16}); },
+                                        {"bf16", "AVX512-BF16 or AMX"});
+    GTEST_SKIP() << "this CPU has no bf16: the bf16 path is refused, as tested";
+  }
+  randomise_norms(*m.ptr());
+  EXPECT_LT(relative_error(m, torch::randn({2, 3, 64, 64}), metalhead::Precision::bf16), 3e-2);
+  std::ostringstream printed;
+  printed << metalhead::optimize_for_inference(m, {.precision = metalhead::Precision::bf16});
+  EXPECT_NE(printed.str().find("bf16"), std::string::npos) << printed.str();
+}
