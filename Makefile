@@ -31,9 +31,10 @@ parity: build
 demo: build
 	scripts/demo $(BUILD_DIR)
 
-# Forward and training-step throughput against PyTorch on this machine (not part of the tests).
+# Inference against PyTorch (eager, channels_last, TorchScript frozen, bf16 autocast) and
+# ONNX Runtime, then training-step throughput against PyTorch (not part of the tests).
 bench: build
-	bench/run $(BUILD_DIR)
+	bench/inference $(BUILD_DIR)
 	bench/train $(BUILD_DIR)
 
 install: build

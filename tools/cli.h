@@ -2,6 +2,7 @@
 #pragma once
 
 #include <metalhead/data/idx.h>
+#include <metalhead/model.h>
 
 #include <CLI/CLI.hpp>
 
@@ -35,5 +36,23 @@ void set_threads(int threads);
 /// Refuses (as a usage error) an input size outside 1..kMaxImageSide or a batch of inputs
 /// that would not fit in a quarter of the machine's memory.
 void check_input(const std::vector<int64_t>& hw, int64_t batch, int64_t channels);
+
+/// How classify, eval and bench run a model: --precision fp32|bf16, --no-optimise (the plain
+/// model instead of metalhead::optimize_for_inference's), --device cpu|cuda.
+struct EngineFlags {
+  std::string precision = "fp32";
+  bool no_optimise = false;
+  std::string device = "cpu";
+};
+
+/// Adds --device (every command) and, when `inference`, --precision and --no-optimise.
+void add_engine_flags(CLI::App* cmd, EngineFlags& flags, bool inference = true);
+
+/// Refuses (as a usage error) --device cuda where this libtorch has no CUDA, and a
+/// --precision this CPU or path cannot run.
+void check_engine_flags(const EngineFlags& flags);
+
+/// The model to run: optimised (at --precision) unless --no-optimise.
+metalhead::Model inference_model(const metalhead::Model& model, const EngineFlags& flags);
 
 }  // namespace cli

@@ -89,9 +89,33 @@ TEST(Cli, BenchMeasuresForwardAndTrainingSteps) {
     auto j = nlohmann::json::parse(line);
     batches.push_back(j["batch_size"]);
     EXPECT_EQ(j["threads"], 1);
-    EXPECT_GT(j["forward_img_per_s"].get<double>(), 0);
+    EXPECT_GT(j["forward_img_per_s"].get<double>(), 0);  // the optimised path's
+    EXPECT_GT(j["plain_forward_img_per_s"].get<double>(), 0);
+    EXPECT_EQ(j["optimised"], true);
+    EXPECT_EQ(j["precision"], "fp32");
     EXPECT_GT(j["train_img_per_s"].get<double>(), 0);
   }
   EXPECT_EQ(batches, (std::vector<int64_t>{2, 4}));
   EXPECT_EQ(run("bench squeezenet1_1 --batch-size 0").status, 2);
+  // --no-optimise reports the plain path as the forward figure.
+  auto plain = run("bench squeezenet1_1 --batch-size 2 --input-size 64 64 --threads 1 --seconds 0.2 --no-optimise --json");
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  const auto j = nlohmann::json::parse(plain.out);
+  EXPECT_EQ(j["optimised"], false);
+  EXPECT_EQ(j["forward_img_per_s"], j["plain_forward_img_per_s"]);
+}
+
+TEST(Cli, EngineFlagsAreCheckedUpFront) {
+  // This libtorch (Debian's) has no CUDA: a usage error, for every command that takes --device.
+  for (const char* cmd : {"bench squeezenet1_1", "classify x.png --model resnet18 --weights w.pth", "eval run",
+                          "train --epochs 1"}) {
+    auto r = run(std::string(cmd) + " --device cuda");
+    EXPECT_EQ(r.status, 2) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("--device cuda"), std::string::npos) << r.err;
+  }
+  auto r = run("bench squeezenet1_1 --precision bf16 --no-optimise");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--no-optimise"), std::string::npos) << r.err;
+  EXPECT_EQ(run("bench squeezenet1_1 --precision int8").status, 2);
+  EXPECT_EQ(run("train --epochs 1 --precision bf16").status, 2);  // inference only
 }

@@ -121,6 +121,22 @@ TEST(CliTrain, TrainEvalSamplesClassify) {
     ++images;
   }
   EXPECT_EQ(images, 3);
+
+  // The plain path gives the same classes and probabilities (to float rounding), and the
+  // same evaluation.
+  auto plain = run("classify " + (dir / "samples" / "*.png").string() + " --weights " +
+                   (dir / "checkpoint.safetensors").string() + " --threads 1 --json --no-optimise");
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  std::istringstream a(c.out), b(plain.out);
+  for (std::string x, y; std::getline(a, x) && std::getline(b, y);) {
+    const auto fast = json::parse(x)["top"], slow = json::parse(y)["top"];
+    EXPECT_EQ(fast[0]["class"], slow[0]["class"]);
+    EXPECT_NEAR(fast[0]["probability"].get<double>(), slow[0]["probability"].get<double>(), 1e-4);
+  }
+  auto p = run("eval " + dir.string() + " --data fashion-mnist --limit 300 --threads 1 --json --no-optimise");
+  ASSERT_EQ(p.status, 0) << p.err;
+  EXPECT_EQ(json::parse(p.out)["optimised"], false);
+  EXPECT_NEAR(json::parse(p.out)["accuracy"].get<double>(), j["accuracy"].get<double>(), 1.0 / 300);
 }
 
 TEST(CliTrain, ResumeEqualsUninterrupted) {

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -258,4 +259,22 @@ TEST(OptimizeForInference, Bf16IsDetectedAsTheKernelReportsIt) {
   std::ostringstream printed;
   printed << metalhead::optimize_for_inference(m, {.precision = metalhead::Precision::bf16});
   EXPECT_NE(printed.str().find("bf16"), std::string::npos) << printed.str();
+}
+
+TEST(OptimizeForInference, RunsFromSeveralThreadsAtOnce) {
+  torch::manual_seed(3);
+  Model m = metalhead::create_model("mobilenet_v3_small", {.nclasses = 10});
+  randomise_norms(*m.ptr());
+  Model fast = metalhead::optimize_for_inference(m);
+  const auto x = torch::randn({2, 3, 64, 64});
+  const torch::Tensor expected = fast(x);  // traced and built here
+  std::vector<torch::Tensor> got(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < got.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 3; ++i) got[t] = fast(x);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& y : got) EXPECT_TRUE(torch::equal(y, expected));
 }

@@ -17,7 +17,8 @@ namespace cli {
 
 using nlohmann::json;
 
-// metalhead bench MODEL [--batch-size B...] [--threads T] [--seconds S] [--input-size H W] [--json]
+// metalhead bench MODEL [--batch-size B...] [--threads T] [--seconds S] [--input-size H W]
+//                 [--precision fp32|bf16] [--no-optimise] [--device cpu|cuda] [--json]
 void add_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "forward (inference) and training-step images per second");
   struct Args {
@@ -27,6 +28,7 @@ void add_bench(CLI::App& app) {
     int threads = 0;
     double seconds = 3;
     bool json = false;
+    EngineFlags engine;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("model", a->model, "a registry name")->required();
@@ -37,8 +39,10 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--seconds", a->seconds, "time per measurement")->check(CLI::PositiveNumber);
   cmd->add_option("--input-size", a->input_size, "H W (default: the model's own)")->expected(2);
   cmd->add_flag("--json", a->json, "one JSON object per measurement");
+  add_engine_flags(cmd, a->engine);
   cmd->callback([a] {
     set_threads(a->threads);
+    check_engine_flags(a->engine);
     const auto& info = metalhead::model_info(a->model);
     const auto size = a->input_size.empty() ? info.input_size : a->input_size;
     for (int64_t batch : a->batch_sizes) check_input(size, batch, a->inchannels);
@@ -61,9 +65,15 @@ void add_bench(CLI::App& app) {
       const auto x = torch::randn({batch, a->inchannels, size[0], size[1]});
       const auto y = torch::randint(0, a->nclasses, {batch});
       m.ptr()->eval();
-      const double forward = rate(batch, [&] {
+      const double plain = rate(batch, [&] {
         c10::InferenceMode guard;
         m(x);
+      });
+      // The optimised path (traced and built in its warm-up call), unless --no-optimise.
+      const metalhead::Model fast = inference_model(m, a->engine);
+      const double forward = a->engine.no_optimise ? plain : rate(batch, [&] {
+        c10::InferenceMode guard;
+        fast(x);
       });
       // The step `metalhead train` takes: SGD with momentum and weight decay.
       m.ptr()->train();
@@ -75,14 +85,16 @@ void add_bench(CLI::App& app) {
       });
       if (a->json) {
         std::cout << json{{"model", info.name}, {"batch_size", batch}, {"input_size", size}, {"inchannels", a->inchannels},
-                          {"threads", at::get_num_threads()}, {"forward_img_per_s", forward},
-                          {"train_img_per_s", train}}
+                          {"threads", at::get_num_threads()}, {"optimised", !a->engine.no_optimise},
+                          {"precision", a->engine.precision}, {"forward_img_per_s", forward},
+                          {"plain_forward_img_per_s", plain}, {"train_img_per_s", train}}
                          .dump()
                   << "\n";
       } else {
         std::cout << info.name << "  batch " << batch << "  " << size_string(size) << "  threads "
-                  << at::get_num_threads() << "  forward " << std::fixed << std::setprecision(1) << forward
-                  << " img/s  training step " << train << " img/s\n";
+                  << at::get_num_threads() << "  forward " << std::fixed << std::setprecision(1) << forward << " img/s ("
+                  << (a->engine.no_optimise ? "plain" : "optimised " + a->engine.precision) << "; plain " << plain
+                  << ")  training step " << train << " img/s\n";
       }
     }
   });

@@ -60,6 +60,7 @@ void add_eval(CLI::App& app) {
     int threads = 0;
     double require = -1;
     bool json = false;
+    EngineFlags engine;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("checkpoint", a->checkpoint, "a checkpoint `metalhead train` wrote (or its run folder)")->required();
@@ -73,8 +74,10 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--require-accuracy", a->require, "fail (exit 1) below this accuracy, 0 to 1")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--json", a->json, "the results as one JSON object");
+  add_engine_flags(cmd, a->engine);
   cmd->callback([a] {
     set_threads(a->threads);
+    check_engine_flags(a->engine);
     // After the report: the results are shown either way.
     struct Requirement {
       const Args& a;
@@ -93,7 +96,8 @@ void add_eval(CLI::App& app) {
     };
     fs::path path = a->checkpoint;
     if (fs::is_directory(path)) path /= "checkpoint.safetensors";
-    auto [model, info] = mt::load_checkpoint(path, a->model);
+    auto [plain, info] = mt::load_checkpoint(path, a->model);
+    metalhead::Model model = inference_model(plain, a->engine);
     std::string data = a->data.empty() ? (info.options.test_data.empty() ? info.options.data : info.options.test_data)
                                        : a->data;
     auto set = load_data(data, split_of(a->split), info.input_size, info.inchannels, a->limit);
@@ -119,6 +123,7 @@ void add_eval(CLI::App& app) {
       json per_class = json::object();
       for (int64_t i = 0; i < k; ++i) per_class[info.classes[i]] = e.class_accuracy[i];
       std::cout << json{{"checkpoint", path.string()}, {"model", info.model}, {"data", data}, {"images", e.count},
+                        {"optimised", !a->engine.no_optimise}, {"precision", a->engine.precision},
                         {"loss", e.loss}, {"accuracy", e.accuracy}, {"class_accuracy", per_class},
                         {"classes", info.classes}, {"confusion", confusion}}
                        .dump(2)
@@ -158,6 +163,7 @@ void add_classify(CLI::App& app) {
     int64_t top = 5;
     int threads = 0;
     bool json = false;
+    EngineFlags engine;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("images", a->images, "image files (PNG, JPEG, ...)")->required();
@@ -167,8 +173,10 @@ void add_classify(CLI::App& app) {
   cmd->add_option("--top", a->top, "how many classes to show")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--threads", a->threads, "compute threads (default: one per core)");
   cmd->add_flag("--json", a->json, "one JSON object per image");
+  add_engine_flags(cmd, a->engine);
   cmd->callback([a] {
     set_threads(a->threads);
+    check_engine_flags(a->engine);
     metalhead::Model model{nullptr};
     std::vector<std::string> classes;
     std::function<at::Tensor(const std::string&)> prepare;
@@ -198,6 +206,7 @@ void add_classify(CLI::App& app) {
         return metalhead::data::imagenet_preprocess(metalhead::data::read_image(file, 3), crop, resize_to);
       };
     }
+    model = inference_model(model, a->engine);
     // Read every image first: a bad file fails before any output.
     std::vector<at::Tensor> inputs;
     for (const auto& f : a->images) inputs.push_back(prepare(f));

@@ -118,6 +118,7 @@ struct Args {
   int threads = 0;
   int64_t stop_after = 0;
   bool quiet = false, json = false;
+  EngineFlags engine;  // --device only
 };
 
 // The options a resumed run takes from its checkpoint: giving any of them contradicts it.
@@ -299,10 +300,12 @@ void add_train(CLI::App& app) {
                   "continue with --resume")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet,-q", a->quiet, "print nothing but errors");
   cmd->add_flag("--json", a->json, "one JSON line per epoch");
+  add_engine_flags(cmd, a->engine, /*inference=*/false);
   cmd->callback([a, cmd, optimiser, schedule] {
     a->o.optimiser = mt::optimiser_kind(*optimiser);
     a->o.schedule = mt::schedule_kind(*schedule);
     set_threads(a->threads);
+    check_engine_flags(a->engine);
     run(*a, cmd);
   });
 }

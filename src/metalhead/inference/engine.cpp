@@ -6,6 +6,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -278,6 +279,9 @@ struct Engine::Impl {
   bool built = false;
   std::map<std::string, int64_t> counts;  // for the report
   std::unordered_set<const jit::Node*> deferred;
+  std::unordered_set<const jit::Node*> weights_taken;  // convolutions and inner products holding reordered weights
+  std::vector<int> step_node;                          // each step's node index
+  std::vector<std::pair<int, int>> releases;           // (last use, value id), by last use
 
   Impl(std::shared_ptr<jit::Graph> g, Precision p) : graph(std::move(g)), precision(p) {
     for (jit::Node* n : graph->nodes()) {
@@ -295,9 +299,11 @@ struct Engine::Impl {
 
   dt compute_type() const { return precision == Precision::bf16 ? dt::bf16 : dt::f32; }
 
+  // Each run gets its own slots for tensor constants: a run may cache a oneDNN layout in
+  // one, and runs may be concurrent.
   Frame fresh_frame() const {
     Frame f(ids.size());
-    for (const auto& [i, s] : constants) f[i] = s;
+    for (const auto& [i, s] : constants) f[i] = s->value.isTensor() ? std::make_shared<Slot>(*s) : s;
     return f;
   }
 
@@ -309,7 +315,11 @@ struct Engine::Impl {
       build(f, s);
       built = true;
     } else {
-      for (const Step& step : steps) step(f, s);
+      size_t next = 0;
+      for (size_t k = 0; k < steps.size(); ++k) {
+        steps[k](f, s);
+        release(f, next, step_node[k]);
+      }
     }
     s.wait();
     Slot& out = *f.at(id(graph->outputs()[0]));
@@ -327,19 +337,62 @@ struct Engine::Impl {
         deferred.insert(n);
       }
     }
+    // A value is dropped after the first step at or past its last use (aliases keep
+    // their slot), so a run holds only live activations.
+    std::unordered_set<const jit::Value*> outputs(graph->outputs().begin(), graph->outputs().end());
+    for (const auto& [v, i] : ids) {
+      if (outputs.count(v) || v->node()->kind() == jit::prim::Constant) continue;
+      int last = -1;
+      for (const auto& use : v->uses()) {
+        const jit::Node* user = deferred.count(use.user) ? use.user->output()->uses()[0].user : use.user;  // the concat
+        last = std::max(last, index.at(user));
+      }
+      releases.emplace_back(last, i);
+    }
+    std::sort(releases.begin(), releases.end());
+    size_t next = 0;
     for (jit::Node* n : order) {
       if (deferred.count(n)) continue;
       if (n->kind() == jit::prim::Constant) {
         auto slot = plain_slot(jit::toIValue(n->output()).value());
         constants.emplace_back(id(n->output()), slot);
-        f[id(n->output())] = slot;
+        f[id(n->output())] = slot->value.isTensor() ? std::make_shared<Slot>(*slot) : slot;
         continue;
       }
       if (absorbed.count(n)) continue;
       Step step = compile(n, f, absorbed);
       step(f, s);
       steps.push_back(std::move(step));
+      step_node.push_back(index.at(n));
+      release(f, next, index.at(n));
     }
+    // Weights now live reordered inside the primitives: the graph's copies go. The
+    // constants still read while running get copies of their own (a trace's constants
+    // are the model's tensors).
+    std::vector<std::pair<int, SlotPtr>> kept;
+    for (jit::Node* n : order) {
+      if (n->kind() != jit::prim::Constant || !n->output()->type()->cast<c10::TensorType>()) continue;
+      bool needed = false;
+      for (const auto& use : n->output()->uses()) {
+        needed |= !(weights_taken.count(use.user) && (use.offset == 1 || use.offset == 2));
+      }
+      const int i = id(n->output());
+      if (!needed) {
+        n->t_(jit::attr::value, at::Tensor());
+        continue;
+      }
+      const at::Tensor own = n->t(jit::attr::value).clone();
+      n->t_(jit::attr::value, own);
+      kept.emplace_back(i, plain_slot(own));
+    }
+    for (auto& c : constants) {
+      if (!c.second->value.isTensor()) kept.push_back(c);
+    }
+    constants = std::move(kept);
+  }
+
+  void release(Frame& f, size_t& next, int node) const {
+    while (next < releases.size() && releases[next].first <= node) f[releases[next++].second].reset();
   }
 
   // The single-use chain after `v`: element-wise operations and at most one residual sum
@@ -483,10 +536,11 @@ struct Engine::Impl {
       reorder(s, memory_of(md_t(wdims, dt::f32, g == 1 ? tag::oihw : tag::goihw), wc), memory_of(pd.weights_desc(), wbuf));
       s.wait();
     }
-    const at::Tensor b = has_bias ? bias->toTensor().to(at::kFloat).contiguous() : at::Tensor();
+    const at::Tensor b = has_bias ? bias->toTensor().to(at::kFloat).clone() : at::Tensor();
     const int xi = id(in[0]), out = id(fu.last), ri = fu.residual ? id(fu.residual) : -1;
     const bool reuse = fu.residual_dead;
     dnnl::convolution_forward prim(pd);
+    weights_taken.insert(n);
     ++counts["convolutions"];
     if (fu.eltwise) ++counts["  with fused activations"];
     if (fu.residual) ++counts["  with fused residual sums"];
@@ -551,11 +605,12 @@ struct Engine::Impl {
       reorder(s, memory_of(md_t({o, k}, dt::f32, tag::ab), wc), memory_of(pd.weights_desc(), wbuf));
       s.wait();
     }
-    const at::Tensor b = bias->isTensor() ? bias->toTensor().to(at::kFloat).contiguous() : at::Tensor();
+    const at::Tensor b = bias->isTensor() ? bias->toTensor().to(at::kFloat).clone() : at::Tensor();
     std::vector<int64_t> out_sizes(xd.begin(), xd.end());
     out_sizes.back() = o;
     const int xi = id(in[0]), out = id(fu.last);
     dnnl::inner_product_forward prim(pd);
+    weights_taken.insert(n);
     ++counts["inner products"];
     if (fu.eltwise) ++counts["  with fused activations"];
     return [=](Frame& fr, dnnl::stream& s) {
@@ -660,9 +715,9 @@ struct Engine::Impl {
       return std::nullopt;
     }
     const int64_t c = logical_dims(*x)[1];
-    const at::Tensor scale = weight->isTensor() ? weight->toTensor().to(at::kFloat).contiguous() : at::ones({c});
-    const at::Tensor shift = bias->isTensor() ? bias->toTensor().to(at::kFloat).contiguous() : at::zeros({c});
-    const at::Tensor m = mean->toTensor().to(at::kFloat).contiguous(), v = var->toTensor().to(at::kFloat).contiguous();
+    const at::Tensor scale = weight->isTensor() ? weight->toTensor().to(at::kFloat).clone() : at::ones({c});
+    const at::Tensor shift = bias->isTensor() ? bias->toTensor().to(at::kFloat).clone() : at::zeros({c});
+    const at::Tensor m = mean->toTensor().to(at::kFloat).clone(), v = var->toTensor().to(at::kFloat).clone();
     // A ReLU right after is fused by the primitive's own flag.
     bool relu = false;
     const jit::Value* last = n->output();

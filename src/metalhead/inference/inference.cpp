@@ -157,11 +157,12 @@ class InferenceModelImpl : public ModelImpl {
           [](const at::Tensor&) { return std::string(); }, /*strict=*/false);
       g = traced.first->graph;
     }
-    // The trace's constants are the model's own tensors: give the graph copies.
+    // The trace's constants are the model's own tensors: detached views of them (no copy,
+    // no grad), which the folding passes may re-insert as constants.
     for (jit::Node* node : g->nodes()) {
       if (node->kind() == jit::prim::Constant && node->hasAttribute(jit::attr::value) &&
           node->kindOf(jit::attr::value) == jit::AttributeKind::t) {
-        node->t_(jit::attr::value, node->t(jit::attr::value).detach().clone());
+        node->t_(jit::attr::value, node->t(jit::attr::value).detach());
       }
     }
     jit::Inline(*g);
