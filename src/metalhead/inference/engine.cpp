@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -106,7 +107,6 @@ struct Mem {
   dnnl::memory m;
   at::Tensor keep;
   operator const dnnl::memory&() const { return m; }
-  void* data() const { return m.get_data_handle(); }
 };
 
 // The slot's tensor laid out as `want`, reordering when it is not; a slot without a
@@ -128,13 +128,24 @@ Mem as_desc(Slot& slot, const md_t& want, dnnl::stream& s) {
   return {m, to};
 }
 
-// After an in-place change of `changed`, any oneDNN-layout copy of the same storage is stale.
-void invalidate_copies(Frame& f, const at::Tensor& changed) {
+// After an in-place change of `changed`, any oneDNN-layout copy of the same storage (but
+// `except`'s) is stale.
+void invalidate_copies(Frame& f, const at::Tensor& changed, const Slot* except = nullptr) {
   for (auto& slot : f) {
-    if (slot && slot->has_plain() && slot->has_buffer() && slot->value.toTensor().is_alias_of(changed)) {
+    if (slot && slot.get() != except && slot->has_plain() && slot->has_buffer() &&
+        slot->value.toTensor().is_alias_of(changed)) {
       slot->buffer = at::Tensor();
     }
   }
+}
+
+// A constant fp32 weight, laid out once as `from` describes it, reordered into `to`.
+at::Tensor reordered_weights(const at::Tensor& w, const md_t& from, const md_t& to) {
+  at::Tensor out = bytes(to);
+  dnnl::stream s(cpu());
+  reorder(s, memory_of(from, w.contiguous()), memory_of(to, out));
+  s.wait();
+  return out;
 }
 
 struct Eltwise {
@@ -277,7 +288,9 @@ struct Engine::Impl {
   std::vector<std::pair<int, SlotPtr>> constants;
   std::vector<Step> steps;
   bool built = false;
-  std::map<std::string, int64_t> counts;  // for the report
+  // For the report: steps on oneDNN by kind, fused post-ops, nodes left to libtorch by kind.
+  std::map<std::string, int64_t> native, on_libtorch;
+  int64_t fused_activations = 0, fused_sums = 0;
   std::unordered_set<const jit::Node*> deferred;
   std::unordered_set<const jit::Node*> weights_taken;  // convolutions and inner products holding reordered weights
   std::vector<int> step_node;                          // each step's node index
@@ -307,7 +320,12 @@ struct Engine::Impl {
     return f;
   }
 
+  // One run at a time: oneDNN's primitives share the library's scratchpad unless oneDNN is
+  // built for concurrent execution (Debian's is not), so concurrent runs corrupt each other.
+  std::mutex running;
+
   at::Tensor run(const at::Tensor& x) {
+    std::lock_guard lock(running);
     dnnl::stream s(cpu());
     Frame f = built ? fresh_frame() : Frame(ids.size());
     f[id(graph->inputs()[0])] = plain_slot(x);
@@ -402,7 +420,6 @@ struct Engine::Impl {
     const jit::Value* residual = nullptr;
     bool residual_dead = false;  // its buffer may take the result
     const jit::Value* last = nullptr;
-    int eltwise = 0;
     std::vector<PostOp> seq;              // canonical
     std::vector<Eltwise> list;            // its element-wise operations, in order
     std::vector<const jit::Node*> nodes;  // the nodes it took
@@ -424,7 +441,6 @@ struct Engine::Impl {
       if (auto e = eltwise_of(u); e && u->inputs()[0] == fu.last) {
         for (const Eltwise& op : *e) more.push_back({false, op});
         if (repeats(canonical(more))) break;
-        fu.eltwise += static_cast<int>(e->size());
       } else if (!sum_dims.empty() && !fu.residual && is_tensor_add(u)) {
         const jit::Value* other = u->inputs()[0] == fu.last ? u->inputs()[1] : u->inputs()[0];
         if (other == fu.last) break;
@@ -529,21 +545,15 @@ struct Engine::Impl {
       return std::nullopt;
     }
     // Weights reordered once into the layout the primitive wants.
-    at::Tensor wbuf = bytes(pd.weights_desc());
-    {
-      dnnl::stream s(cpu());
-      const at::Tensor wc = w.contiguous();
-      reorder(s, memory_of(md_t(wdims, dt::f32, g == 1 ? tag::oihw : tag::goihw), wc), memory_of(pd.weights_desc(), wbuf));
-      s.wait();
-    }
+    const at::Tensor wbuf = reordered_weights(w, md_t(wdims, dt::f32, g == 1 ? tag::oihw : tag::goihw), pd.weights_desc());
     const at::Tensor b = has_bias ? bias->toTensor().to(at::kFloat).clone() : at::Tensor();
     const int xi = id(in[0]), out = id(fu.last), ri = fu.residual ? id(fu.residual) : -1;
     const bool reuse = fu.residual_dead;
     dnnl::convolution_forward prim(pd);
     weights_taken.insert(n);
-    ++counts["convolutions"];
-    if (fu.eltwise) ++counts["  with fused activations"];
-    if (fu.residual) ++counts["  with fused residual sums"];
+    ++native["convolutions"];
+    fused_activations += !fu.list.empty();
+    fused_sums += fu.residual != nullptr;
     return [=](Frame& fr, dnnl::stream& s) {
       const Mem src = as_desc(*fr[xi], pd.src_desc(), s);
       at::Tensor dst;
@@ -598,21 +608,15 @@ struct Engine::Impl {
       fu.give_back(absorbed);
       return std::nullopt;
     }
-    at::Tensor wbuf = bytes(pd.weights_desc());
-    {
-      dnnl::stream s(cpu());
-      const at::Tensor wc = w.contiguous();
-      reorder(s, memory_of(md_t({o, k}, dt::f32, tag::ab), wc), memory_of(pd.weights_desc(), wbuf));
-      s.wait();
-    }
+    const at::Tensor wbuf = reordered_weights(w, md_t({o, k}, dt::f32, tag::ab), pd.weights_desc());
     const at::Tensor b = bias->isTensor() ? bias->toTensor().to(at::kFloat).clone() : at::Tensor();
     std::vector<int64_t> out_sizes(xd.begin(), xd.end());
     out_sizes.back() = o;
     const int xi = id(in[0]), out = id(fu.last);
     dnnl::inner_product_forward prim(pd);
     weights_taken.insert(n);
-    ++counts["inner products"];
-    if (fu.eltwise) ++counts["  with fused activations"];
+    ++native["inner products"];
+    fused_activations += !fu.list.empty();
     return [=](Frame& fr, dnnl::stream& s) {
       at::Tensor xs = plain(*fr[xi], s).reshape({m, k});
       xs = ct == dt::f32 ? xs.contiguous() : xs.to(at::kBFloat16).contiguous();
@@ -683,7 +687,6 @@ struct Engine::Impl {
       if (pad_r[i] < 0) pad_r[i] = 0;
     }
     const md_t src = current_desc(*x);
-    if (!x->has_buffer() && src.dims().size() != 4) return std::nullopt;
     const md_t dst_any({xd[0], xd[1], out_hw[0], out_hw[1]}, src.data_type(), tag::any);
     dnnl::pooling_v2_forward::primitive_desc pd;
     try {
@@ -695,7 +698,7 @@ struct Engine::Impl {
     }
     const int xi = id(in[0]), out = id(n->output());
     dnnl::pooling_v2_forward prim(pd);
-    ++counts["poolings"];
+    ++native["poolings"];
     return [=](Frame& fr, dnnl::stream& s) {
       const Mem sm = as_desc(*fr[xi], pd.src_desc(), s);
       at::Tensor dst = bytes(pd.dst_desc());
@@ -747,8 +750,8 @@ struct Engine::Impl {
     const md_t stat({c}, dt::f32, tag::a);
     const int xi = id(in[0]), out = id(last);
     dnnl::batch_normalization_forward prim(pd);
-    ++counts["batch norms"];
-    if (relu) ++counts["  with fused activations"];
+    ++native["batch norms"];
+    fused_activations += relu;
     return [=](Frame& fr, dnnl::stream& s) {
       const Mem src = as_desc(*fr[xi], pd.src_desc(), s);
       at::Tensor dst = bytes(pd.dst_desc());
@@ -788,7 +791,7 @@ struct Engine::Impl {
     }
     const int out = id(n->output());
     dnnl::concat prim(pd);
-    ++counts["concatenations"];
+    ++native["concatenations"];
     return [=](Frame& fr, dnnl::stream& s) {
       std::unordered_map<int, dnnl::memory> args;
       std::vector<Mem> inputs;  // alive until the primitive has run
@@ -843,7 +846,7 @@ struct Engine::Impl {
     const bool in_place = inplace(n);
     const int out = id(fu.last);
     dnnl::binary prim(pd);
-    ++counts["binary operations"];
+    ++native["binary operations"];
     return [=](Frame& fr, dnnl::stream& s) {
       Slot& x = *fr[i0];
       const Mem m0 = as_desc(x, d0, s);
@@ -883,7 +886,7 @@ struct Engine::Impl {
       fu.give_back(absorbed);
       return std::nullopt;
     }
-    counts["element-wise operations"] += static_cast<int64_t>(prims.size());
+    native["element-wise operations"] += static_cast<int64_t>(prims.size());
     return [=](Frame& fr, dnnl::stream& s) {
       Slot& sx = *fr[xi];
       const Mem src = as_desc(sx, d, s);
@@ -911,11 +914,7 @@ struct Engine::Impl {
       const at::Tensor& t = slot.value.toTensor();
       reorder(s, memory_of(slot.md, slot.buffer), memory_of(desc_of(t), t));
     }
-    if (slot.has_plain()) {
-      at::Tensor keep = slot.buffer;
-      invalidate_copies(fr, slot.value.toTensor());
-      slot.buffer = keep;
-    }
+    if (slot.has_plain()) invalidate_copies(fr, slot.value.toTensor(), &slot);
   }
 
   // An input of a libtorch operator: its value, tensors as plain fp32 ones; a deferred
@@ -974,7 +973,7 @@ struct Engine::Impl {
     jit::Operation op = n->getOperation();
     const bool mutates = inplace(n);
     const int first = ins.empty() ? -1 : id(ins[0]);
-    ++counts[std::string("libtorch ") + n->kind().toQualString()];
+    ++on_libtorch[n->kind().toQualString()];
     return [this, ins, outs, op, mutates, first](Frame& fr, dnnl::stream& s) mutable {
       jit::Stack stack;
       stack.reserve(ins.size());
@@ -1001,27 +1000,17 @@ at::Tensor Engine::run(const at::Tensor& x) { return impl_->run(x); }
 
 std::string Engine::report() const {
   std::ostringstream os;
-  bool first = true;
-  for (const auto& [what, n] : impl_->counts) {
-    if (what.rfind("  ", 0) == 0 || what.rfind("libtorch ", 0) == 0) continue;
-    os << (first ? "" : ", ") << n << ' ' << what;
-    first = false;
-  }
-  int64_t fused_act = 0, fused_sum = 0, torch_ops = 0;
-  for (const auto& [what, n] : impl_->counts) {
-    if (what == "  with fused activations") fused_act = n;
-    if (what == "  with fused residual sums") fused_sum = n;
-    if (what.rfind("libtorch ", 0) == 0) torch_ops += n;
-  }
-  os << " on oneDNN (" << fused_act << " with fused activations, " << fused_sum << " with fused residual sums); "
-     << torch_ops << " other operations on libtorch";
+  for (const auto& [what, n] : impl_->native) os << (os.tellp() > 0 ? ", " : "") << n << ' ' << what;
+  int64_t torch_ops = 0;
+  for (const auto& [what, n] : impl_->on_libtorch) torch_ops += n;
+  os << " on oneDNN (" << impl_->fused_activations << " with fused activations, " << impl_->fused_sums
+     << " with fused residual sums); " << torch_ops << " other operations on libtorch";
   if (torch_ops) {
     os << " (";
-    bool f = true;
-    for (const auto& [what, n] : impl_->counts) {
-      if (what.rfind("libtorch ", 0) != 0) continue;
-      os << (f ? "" : ", ") << what.substr(9) << " ×" << n;
-      f = false;
+    bool first = true;
+    for (const auto& [what, n] : impl_->on_libtorch) {
+      os << (first ? "" : ", ") << what << " ×" << n;
+      first = false;
     }
     os << ')';
   }

@@ -80,7 +80,7 @@ bool fold_linear_batchnorm(jit::Graph& g) {
 // becomes a constant), then the model's own settings back.
 class TraceSettings {
  public:
-  explicit TraceSettings(torch::nn::Module& m) : root_(m) {
+  explicit TraceSettings(torch::nn::Module& m) {
     for (const auto& p : m.parameters()) grads_.emplace_back(p, p.requires_grad());
     for (const auto& sub : m.modules()) {
       modes_.emplace_back(sub.get(), sub->is_training(), std::nullopt);
@@ -98,7 +98,6 @@ class TraceSettings {
   }
 
  private:
-  torch::nn::Module& root_;
   std::vector<std::pair<at::Tensor, bool>> grads_;
   std::vector<std::tuple<torch::nn::Module*, bool, std::optional<bool>>> modes_;
 };
@@ -115,11 +114,11 @@ class InferenceModelImpl : public ModelImpl {
     if (x.dim() != 4 || x.size(1) != inchannels || x.scalar_type() != at::kFloat) {
       input_error("fp32 [N, " + std::to_string(inchannels) + ", H, W] images", x);
     }
-    std::shared_ptr<inference::Engine> engine = compiled(x);
     const int before = at::get_num_threads();
     if (options_.threads > 0) at::set_num_threads(options_.threads);
-    at::Tensor y;
-    {
+    // A new shape's first run is the one that builds its engine.
+    auto [engine, y] = compiled(x);
+    if (!y.defined()) {
       at::NoGradGuard no_grad;
       y = engine->run(x.contiguous());
     }
@@ -138,16 +137,17 @@ class InferenceModelImpl : public ModelImpl {
   }
 
  private:
-  std::shared_ptr<inference::Engine> compiled(const Tensor& x) {
+  // The engine for x's shape, and x's output where this call built it.
+  std::pair<std::shared_ptr<inference::Engine>, Tensor> compiled(const Tensor& x) {
     const std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     std::lock_guard lock(mutex_);
-    if (auto it = engines_.find(shape); it != engines_.end()) return it->second;
-    auto engine = compile(x);
-    engines_.emplace(shape, engine);
-    return engine;
+    if (auto it = engines_.find(shape); it != engines_.end()) return {it->second, Tensor()};
+    auto built = compile(x);
+    engines_.emplace(shape, built.first);
+    return built;
   }
 
-  std::shared_ptr<inference::Engine> compile(const Tensor& x) {
+  std::pair<std::shared_ptr<inference::Engine>, Tensor> compile(const Tensor& x) {
     at::NoGradGuard no_grad;  // folded weights must not require grad: they become constants
     std::shared_ptr<jit::Graph> g;
     {
@@ -177,7 +177,7 @@ class InferenceModelImpl : public ModelImpl {
     const auto folded = census(*g);
     if (std::getenv("METALHEAD_INFERENCE_DUMP")) std::cerr << *g;
     auto engine = std::make_shared<inference::Engine>(g, options_.precision);
-    engine->run(x.contiguous());  // builds the primitives
+    Tensor y = engine->run(x.contiguous());  // builds the primitives
 
     const int64_t bn_before = count(traced, {"aten::batch_norm"}), bn_after = count(folded, {"aten::batch_norm"});
     std::ostringstream r;
@@ -186,7 +186,7 @@ class InferenceModelImpl : public ModelImpl {
     r << "]: " << (bn_before - bn_after) << " of " << bn_before << " BatchNorms folded into convolutions and Dense layers; "
       << engine->report();
     report_ = r.str();
-    return engine;
+    return {engine, y};
   }
 
   std::shared_ptr<ModelImpl> original_;
