@@ -36,7 +36,7 @@ void randomise_norms(torch::nn::Module& m) {
 
 // max |optimised − plain| / max |plain|, in test mode.
 double relative_error(const Model& model, const torch::Tensor& x, metalhead::Precision precision = metalhead::Precision::fp32,
-                      bool native = false) {
+                      bool native = false, const std::vector<std::string>& expect = {}) {
   flux::testmode(model);
   torch::Tensor reference;
   {
@@ -56,6 +56,7 @@ double relative_error(const Model& model, const torch::Tensor& x, metalhead::Pre
                 report.find("(aten::reshape ×2)", libtorch) != std::string::npos)
         << report;
   }
+  for (const std::string& part : expect) EXPECT_NE(printed.str().find(part), std::string::npos) << part << " in " << printed.str();
   EXPECT_EQ(y.sizes(), reference.sizes());
   EXPECT_EQ(y.scalar_type(), torch::kFloat);
   const torch::Tensor again = fast(x);  // the second run executes the built primitives
@@ -68,6 +69,7 @@ struct Pattern {
   std::function<Chain()> body;
   int64_t channels = 8, side = 12;
   bool native = true;  // every operation on oneDNN (but the head's flatten)
+  std::vector<std::string> expect = {};  // in what the optimised model prints
 };
 
 std::vector<Pattern> patterns() {
@@ -123,6 +125,20 @@ std::vector<Pattern> patterns() {
                }, 8, 13});
   p.push_back(Pattern{"dense_bn", [] { return Chain(flatten, Dense({8 * 12 * 12, 32}), BatchNorm(32, relu), Dense({32, 10})); }});
   p.push_back(Pattern{"dense_gelu", [] { return Chain(flatten, Dense({8 * 12 * 12, 32}, gelu), Dense({32, 10})); }});
+  // Transformer parts, on the map's 144 positions as tokens of 8 channels.
+  auto tokens = fn("tokens", [](const torch::Tensor& x) { return x.flatten(2).transpose(1, 2); });
+  p.push_back(Pattern{"layer_norm_dense_residual", [tokens] {
+                 return Chain(tokens, metalhead::layers::LayerNormV2({8}),
+                              SkipConnection(Chain(metalhead::layers::LayerNormV2({8}), Dense({8, 32}, gelu), Dense({32, 8})), plus));
+               }, 8, 12, false, {"2 inner products", "2 layer norms", "1 with fused activations, 1 with fused residual sums"}});
+  p.push_back(Pattern{"self_attention", [tokens] {
+                 return Chain(tokens, SkipConnection(Chain(metalhead::layers::LayerNormV2({8}), metalhead::layers::MultiHeadSelfAttention(
+                                                                             8, 2, {.qkv_bias = true})),
+                                                     plus));
+               }, 8, 12, false, {"2 matrix products", "1 softmaxes", "1 layer norms", "1 with fused residual sums"}});
+  p.push_back(Pattern{"softmax", [] {
+                 return Chain(Conv({1, 1}, {8, 8}), fn("softmax", [](const torch::Tensor& x) { return x.softmax(1); }));
+               }, 8, 12, true, {"1 softmaxes"}});
   return p;
 }
 
@@ -136,7 +152,7 @@ TEST(OptimizeForInference, EachFusedPatternMatchesThePlainModel) {
     randomise_norms(*m.ptr());
     const auto x = torch::randn({2, p.channels, p.side, p.side});
     try {
-      EXPECT_LT(relative_error(m, x, metalhead::Precision::fp32, p.native), 1e-5);
+      EXPECT_LT(relative_error(m, x, metalhead::Precision::fp32, p.native, p.expect), 1e-5);
     } catch (const std::exception& e) {
       ADD_FAILURE() << p.name << ": " << e.what();
     }

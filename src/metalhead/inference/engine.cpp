@@ -7,6 +7,9 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -44,7 +47,8 @@ tag plain_tag(size_t ndims) {
     case 2: return tag::ab;
     case 3: return tag::abc;
     case 4: return tag::abcd;
-    default: return tag::abcde;
+    case 5: return tag::abcde;
+    default: return tag::abcdef;
   }
 }
 
@@ -295,6 +299,23 @@ struct Engine::Impl {
   std::unordered_set<const jit::Node*> weights_taken;  // convolutions and inner products holding reordered weights
   std::vector<int> step_node;                          // each step's node index
   std::vector<std::pair<int, int>> releases;           // (last use, value id), by last use
+  // METALHEAD_INFERENCE_PROFILE: seconds spent per node kind, printed when the engine goes.
+  bool profile = std::getenv("METALHEAD_INFERENCE_PROFILE") != nullptr;
+  std::map<std::string, std::pair<double, int64_t>> profiled;
+  std::vector<std::string> step_names;
+
+  ~Impl() {
+    if (profile && !profiled.empty()) {
+      std::vector<std::pair<double, std::string>> rows;
+      double total = 0;
+      for (const auto& [k, v] : profiled) rows.emplace_back(v.first, k), total += v.first;
+      std::sort(rows.rbegin(), rows.rend());
+      std::cerr << "engine profile (" << total * 1e3 << " ms in all):\n";
+      for (const auto& [t, k] : rows) {
+        std::cerr << "  " << k << ": " << t * 1e3 << " ms (" << 100 * t / total << "%), " << profiled[k].second << " steps\n";
+      }
+    }
+  }
 
   Impl(std::shared_ptr<jit::Graph> g, Precision p) : graph(std::move(g)), precision(p) {
     for (jit::Node* n : graph->nodes()) {
@@ -335,7 +356,16 @@ struct Engine::Impl {
     } else {
       size_t next = 0;
       for (size_t k = 0; k < steps.size(); ++k) {
-        steps[k](f, s);
+        if (profile) {
+          const auto t0 = std::chrono::steady_clock::now();
+          steps[k](f, s);
+          s.wait();
+          auto& [t, count] = profiled[step_names[k]];
+          t += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          ++count;
+        } else {
+          steps[k](f, s);
+        }
         release(f, next, step_node[k]);
       }
     }
@@ -382,6 +412,7 @@ struct Engine::Impl {
       step(f, s);
       steps.push_back(std::move(step));
       step_node.push_back(index.at(n));
+      if (profile) step_names.push_back(step_name(steps.size() - 1));
       release(f, next, index.at(n));
     }
     // Weights now live reordered inside the primitives: the graph's copies go. The
@@ -407,6 +438,19 @@ struct Engine::Impl {
       if (!c.second->value.isTensor()) kept.push_back(c);
     }
     constants = std::move(kept);
+  }
+
+  std::string step_name(size_t k) const {  // while the weights are still in the graph
+    const jit::Node* n = order[step_node[k]];
+    std::string name = n->kind().toQualString();
+    if (name == "aten::_convolution") {
+      auto w = jit::toIValue(n->inputs()[1]);
+      auto g = jit::toIValue(n->inputs()[8]);
+      if (g && g->isInt() && g->toInt() > 1) name += " grouped";
+      if (w && w->isTensor() && w->toTensor().defined() && w->toTensor().dim() == 4)
+        name += " " + std::to_string(w->toTensor().size(2)) + "x" + std::to_string(w->toTensor().size(3));
+    }
+    return name;
   }
 
   void release(Frame& f, size_t& next, int node) const {
@@ -494,6 +538,12 @@ struct Engine::Impl {
       if (auto s = concat(n, f, absorbed)) return *s;
     } else if (kind == "aten::add" || kind == "aten::add_" || kind == "aten::mul" || kind == "aten::mul_") {
       if (auto s = binary(n, f, absorbed)) return *s;
+    } else if (kind == "aten::matmul") {
+      if (auto s = matmul(n, f, absorbed)) return *s;
+    } else if (kind == "aten::layer_norm") {
+      if (auto s = layer_norm(n, f)) return *s;
+    } else if (kind == "aten::softmax") {
+      if (auto s = softmax(n, f)) return *s;
     }
     if (eltwise_of(n) && n->inputs()[0]->type()->kind() == c10::TypeKind::TensorType) {
       if (auto s = eltwise(n, f, absorbed)) return *s;
@@ -592,41 +642,192 @@ struct Engine::Impl {
     int64_t m = 1;
     for (size_t i = 0; i + 1 < xd.size(); ++i) m *= xd[i];
     const int64_t k = w.size(1), o = w.size(0);
-    Fusion fu = fuse_after(n, f, absorbed);
+    std::vector<int64_t> out_sizes(xd.begin(), xd.end());
+    out_sizes.back() = o;
+    Fusion fu = fuse_after(n, f, absorbed, dims_of(out_sizes));
     const dt ct = compute_type();
-    const md_t src_md({m, k}, ct, tag::ab), w_any({o, k}, ct, tag::any), b_md({o}, dt::f32, tag::a),
-        dst_md({m, o}, dt::f32, tag::ab);
+    const md_t src_md({m, k}, ct, tag::ab), dst_md({m, o}, dt::f32, tag::ab);
     dnnl::primitive_attr attr;
     attr.set_post_ops(fu.ops);
-    dnnl::inner_product_forward::primitive_desc pd;
+    // oneDNN's matmul (brgemm kernels) over its inner product (gemm); the environment
+    // variable picks the inner product, for comparison.
+    const bool use_ip = std::getenv("METALHEAD_INFERENCE_INNER_PRODUCT") != nullptr;
+    dnnl::primitive prim;
+    md_t w_md, b_md;
     try {
-      auto d = bias->isTensor()
-                   ? dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src_md, w_any, b_md, dst_md)
-                   : dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src_md, w_any, dst_md);
-      pd = dnnl::inner_product_forward::primitive_desc(d, attr, cpu());
+      if (use_ip) {
+        b_md = md_t({o}, dt::f32, tag::a);
+        const md_t w_any({o, k}, ct, tag::any);
+        auto d = bias->isTensor()
+                     ? dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src_md, w_any, b_md, dst_md)
+                     : dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src_md, w_any, dst_md);
+        dnnl::inner_product_forward::primitive_desc pd(d, attr, cpu());
+        w_md = pd.weights_desc();
+        prim = dnnl::inner_product_forward(pd);
+      } else {
+        b_md = md_t({1, o}, dt::f32, tag::ab);
+        const md_t w_any({k, o}, ct, tag::any);
+        auto d = bias->isTensor() ? dnnl::matmul::desc(src_md, w_any, b_md, dst_md) : dnnl::matmul::desc(src_md, w_any, dst_md);
+        dnnl::matmul::primitive_desc pd(d, attr, cpu());
+        w_md = pd.weights_desc();
+        prim = dnnl::matmul(pd);
+      }
     } catch (const dnnl::error&) {
       fu.give_back(absorbed);
       return std::nullopt;
     }
-    const at::Tensor wbuf = reordered_weights(w, md_t({o, k}, dt::f32, tag::ab), pd.weights_desc());
+    const at::Tensor wbuf = reordered_weights(w, use_ip ? md_t({o, k}, dt::f32, tag::ab) : md_t({k, o}, dt::f32, tag::ba), w_md);
     const at::Tensor b = bias->isTensor() ? bias->toTensor().to(at::kFloat).clone() : at::Tensor();
-    std::vector<int64_t> out_sizes(xd.begin(), xd.end());
-    out_sizes.back() = o;
-    const int xi = id(in[0]), out = id(fu.last);
-    dnnl::inner_product_forward prim(pd);
+    const int xi = id(in[0]), out = id(fu.last), ri = fu.residual ? id(fu.residual) : -1;
     weights_taken.insert(n);
     ++native["inner products"];
     fused_activations += !fu.list.empty();
+    fused_sums += ri >= 0;
     return [=](Frame& fr, dnnl::stream& s) {
       at::Tensor xs = plain(*fr[xi], s).reshape({m, k});
       xs = ct == dt::f32 ? xs.contiguous() : xs.to(at::kBFloat16).contiguous();
       const dnnl::memory src = memory_of(src_md, xs);
-      at::Tensor y = at::empty({m, o}, at::kFloat);
+      // The residual's sum post-op adds to what the destination holds.
+      at::Tensor y = ri >= 0 ? plain(*fr[ri], s).reshape({m, o}).to(at::kFloat).clone(at::MemoryFormat::Contiguous)
+                             : at::empty({m, o}, at::kFloat);
       std::unordered_map<int, dnnl::memory> args{
-          {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, memory_of(pd.weights_desc(), wbuf)}, {DNNL_ARG_DST, memory_of(dst_md, y)}};
+          {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, memory_of(w_md, wbuf)}, {DNNL_ARG_DST, memory_of(dst_md, y)}};
       if (b.defined()) args.emplace(DNNL_ARG_BIAS, memory_of(b_md, b));
       prim.execute(s, args);
       fr[out] = plain_slot(y.view(out_sizes));
+    };
+  }
+
+
+  // A plain tensor, in the element type and strides `want` describes (a copy when it is not).
+  static at::Tensor laid_out(const at::Tensor& t, const md_t& want) {
+    if (desc_of(t) == want) return t;
+    const auto d = want.dims();
+    const at::ScalarType type = want.data_type() == dt::bf16 ? at::kBFloat16 : at::kFloat;
+    std::vector<int64_t> sizes(d.begin(), d.end()), strides(want.data.format_desc.blocking.strides,
+                                                           want.data.format_desc.blocking.strides + d.size());
+    return at::empty_strided(sizes, strides, at::TensorOptions().dtype(type)).copy_(t);
+  }
+
+  // A matrix product of two computed tensors (attention's q·kᵀ and p·v) on the strided
+  // tensors themselves, with the element-wise operations after it as post-ops.
+  std::optional<Step> matmul(jit::Node* n, Frame& f, std::unordered_set<const jit::Node*>& absorbed) {
+    const SlotPtr& a = f.at(id(n->inputs()[0]));
+    const SlotPtr& b = f.at(id(n->inputs()[1]));
+    if (!a || !b || !(a->has_buffer() || a->has_plain()) || !(b->has_buffer() || b->has_plain())) return std::nullopt;
+    const auto ad = logical_dims(*a), bd = logical_dims(*b);
+    const size_t r = ad.size();
+    if (r < 2 || r > 6 || bd.size() != r || ad[r - 1] != bd[r - 2]) return std::nullopt;
+    for (size_t i = 0; i + 2 < r; ++i) {
+      if (ad[i] != bd[i]) return std::nullopt;
+    }
+    dnnl::memory::dims od = ad;
+    od[r - 1] = bd[r - 1];
+    Fusion fu = fuse_after(n, f, absorbed);
+    const dt ct = compute_type();
+    // fp32 operands are read where they lie; bf16 ones are converted into plain copies.
+    auto operand = [&](const Slot& slot) {
+      if (ct == dt::f32 && slot.has_plain() && slot.value.toTensor().scalar_type() == at::kFloat) {
+        return desc_of(slot.value.toTensor());
+      }
+      return md_t(logical_dims(slot), ct, plain_tag(r));
+    };
+    md_t a_md = operand(*a), b_md = operand(*b);
+    const md_t dst_md(od, dt::f32, plain_tag(r));
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(fu.ops);
+    dnnl::matmul::primitive_desc pd;
+    try {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, dst_md), attr, cpu());
+    } catch (const dnnl::error&) {
+      try {  // strides it does not take: contiguous copies
+        a_md = md_t(ad, ct, plain_tag(r));
+        b_md = md_t(bd, ct, plain_tag(r));
+        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, dst_md), attr, cpu());
+      } catch (const dnnl::error&) {
+        fu.give_back(absorbed);
+        return std::nullopt;
+      }
+    }
+    const int ai = id(n->inputs()[0]), bi = id(n->inputs()[1]), out = id(fu.last);
+    const std::vector<int64_t> out_sizes(od.begin(), od.end());
+    dnnl::matmul prim(pd);
+    ++native["matrix products"];
+    fused_activations += !fu.list.empty();
+    return [=](Frame& fr, dnnl::stream& s) {
+      const at::Tensor x = laid_out(plain(*fr[ai], s), a_md), w = laid_out(plain(*fr[bi], s), b_md);
+      at::Tensor y = at::empty(out_sizes, at::kFloat);
+      prim.execute(s, {{DNNL_ARG_SRC, memory_of(a_md, x)}, {DNNL_ARG_WEIGHTS, memory_of(b_md, w)},
+                       {DNNL_ARG_DST, memory_of(dst_md, y)}});
+      fr[out] = plain_slot(y);
+    };
+  }
+
+  // LayerNorm over the last dimension, in fp32.
+  std::optional<Step> layer_norm(jit::Node* n, Frame& f) {
+    const auto in = n->inputs();
+    const SlotPtr& x = f.at(id(in[0]));
+    auto weight = jit::toIValue(in[2]), bias = jit::toIValue(in[3]);
+    auto eps = constant_number(in[4]);
+    const auto shape = int_list(in[1]);
+    if (!x || !(x->has_buffer() || x->has_plain()) || !weight || !bias || !eps || shape.size() != 1) return std::nullopt;
+    const auto xd = logical_dims(*x);
+    if (xd.size() < 2 || xd.size() > 5 || xd.back() != shape[0]) return std::nullopt;
+    const int64_t c = shape[0];
+    const at::Tensor scale = weight->isTensor() ? weight->toTensor().to(at::kFloat).clone() : at::ones({c});
+    const at::Tensor shift = bias->isTensor() ? bias->toTensor().to(at::kFloat).clone() : at::zeros({c});
+    const md_t data(xd, dt::f32, plain_tag(xd.size()));
+    dnnl::layer_normalization_forward::primitive_desc pd;
+    try {
+      dnnl::layer_normalization_forward::desc d(dnnl::prop_kind::forward_inference, data, static_cast<float>(*eps),
+                                                dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift);
+      pd = dnnl::layer_normalization_forward::primitive_desc(d, cpu());
+    } catch (const dnnl::error&) {
+      return std::nullopt;
+    }
+    const md_t stat({c}, dt::f32, tag::a);
+    const int xi = id(in[0]), out = id(n->output());
+    const std::vector<int64_t> sizes(xd.begin(), xd.end());
+    dnnl::layer_normalization_forward prim(pd);
+    ++native["layer norms"];
+    return [=](Frame& fr, dnnl::stream& s) {
+      const at::Tensor src = laid_out(plain(*fr[xi], s), data);
+      at::Tensor dst = at::empty(sizes, at::kFloat);
+      prim.execute(s, {{DNNL_ARG_SRC, memory_of(data, src)},
+                       {DNNL_ARG_SCALE, memory_of(stat, scale)},
+                       {DNNL_ARG_SHIFT, memory_of(stat, shift)},
+                       {DNNL_ARG_DST, memory_of(data, dst)}});
+      fr[out] = plain_slot(dst);
+    };
+  }
+
+  // Softmax over one dimension, in fp32.
+  std::optional<Step> softmax(jit::Node* n, Frame& f) {
+    const auto in = n->inputs();
+    const SlotPtr& x = f.at(id(in[0]));
+    auto dim = constant_number(in[1]);
+    if (!x || !(x->has_buffer() || x->has_plain()) || !dim || (in.size() > 2 && !is_none(in[2]))) return std::nullopt;
+    const auto xd = logical_dims(*x);
+    const int r = static_cast<int>(xd.size());
+    const int axis = static_cast<int>(*dim < 0 ? *dim + r : *dim);
+    if (r < 1 || r > 6 || axis < 0 || axis >= r) return std::nullopt;
+    const md_t data(xd, dt::f32, plain_tag(xd.size()));
+    dnnl::softmax_forward::primitive_desc pd;
+    try {
+      pd = dnnl::softmax_forward::primitive_desc(dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, data, axis),
+                                                 cpu());
+    } catch (const dnnl::error&) {
+      return std::nullopt;
+    }
+    const int xi = id(in[0]), out = id(n->output());
+    const std::vector<int64_t> sizes(xd.begin(), xd.end());
+    dnnl::softmax_forward prim(pd);
+    ++native["softmaxes"];
+    return [=](Frame& fr, dnnl::stream& s) {
+      const at::Tensor src = laid_out(plain(*fr[xi], s), data);
+      at::Tensor dst = at::empty(sizes, at::kFloat);
+      prim.execute(s, {{DNNL_ARG_SRC, memory_of(data, src)}, {DNNL_ARG_DST, memory_of(data, dst)}});
+      fr[out] = plain_slot(dst);
     };
   }
 
