@@ -294,3 +294,61 @@ TEST(OptimizeForInference, RunsFromSeveralThreadsAtOnce) {
   for (auto& t : threads) t.join();
   for (const auto& y : got) EXPECT_TRUE(torch::equal(y, expected));
 }
+
+namespace {
+
+// The optimised model at `batch`, against the plain one, and what it printed.
+std::pair<double, std::string> at_batch(Model m, int64_t batch, int64_t side) {
+  const auto x = torch::randn({batch, m->inchannels, side, side});
+  flux::testmode(m);
+  torch::Tensor reference;
+  {
+    torch::NoGradGuard no_grad;
+    reference = m(x);
+  }
+  Model fast = metalhead::optimize_for_inference(m);
+  const torch::Tensor y = fast(x);
+  std::ostringstream printed;
+  printed << fast;
+  return {((y - reference).abs().max() / reference.abs().max()).item<double>(), printed.str()};
+}
+
+}  // namespace
+
+// A batch above 3 is built from traces at batches 1-3 (whose eager passes need little
+// memory) where the graphs differ only in sizes proportional to the batch: reshapes that
+// name the batch, and a class token expanded to it.
+TEST(OptimizeForInference, BuildsALargeBatchFromSmallTraces) {
+  for (const auto& [name, side] : std::vector<std::pair<std::string, int64_t>>{
+           {"resnet18", 64}, {"mobilenet_v3_small", 64}, {"vit_b_32", 224}}) {
+    SCOPED_TRACE(name);
+    torch::manual_seed(3);
+    Model m = metalhead::create_model(name, {.nclasses = 10});
+    randomise_norms(*m.ptr());
+    const auto [error, printed] = at_batch(m, 5, side);
+    EXPECT_LT(error, 1e-4);
+    EXPECT_NE(printed.find("traced at [5, 3, " + std::to_string(side) + ", " + std::to_string(side) + "] (from batches 1-3)"),
+              std::string::npos)
+        << printed;
+  }
+  // A number that depends on the batch otherwise (here the batch as a scale) is traced at
+  // the batch itself.
+  torch::manual_seed(4);
+  Model scaled = model_of(
+      Chain(flux::Conv({3, 3}, {8, 8}, flux::relu, {.pad = 1}),
+            flux::fn("batch_scaled", [](const torch::Tensor& x) { return x * static_cast<double>(x.size(0)); })),
+      8);
+  const auto [error, printed] = at_batch(scaled, 6, 12);
+  EXPECT_LT(error, 1e-5);
+  EXPECT_NE(printed.find("traced at [6, 8, 12, 12]:"), std::string::npos) << printed;
+  // One that grows with the batch up to 3 and no further is caught by the first image's
+  // output, and traced at the batch too.
+  Model capped = model_of(Chain(flux::Conv({3, 3}, {8, 8}, flux::relu, {.pad = 1}),
+                                flux::fn("capped", [](const torch::Tensor& x) {
+                                  return x * std::min<int64_t>(x.size(0), 3);
+                                })),
+                          8);
+  const auto [capped_error, capped_printed] = at_batch(capped, 6, 12);
+  EXPECT_LT(capped_error, 1e-5);
+  EXPECT_NE(capped_printed.find("traced at [6, 8, 12, 12]:"), std::string::npos) << capped_printed;
+}

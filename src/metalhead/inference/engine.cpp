@@ -413,6 +413,7 @@ struct Engine::Impl {
       steps.push_back(std::move(step));
       step_node.push_back(index.at(n));
       if (profile) step_names.push_back(step_name(steps.size() - 1));
+      if (weights_taken.count(n)) drop_weights(n, f);
       release(f, next, index.at(n));
     }
     // Weights now live reordered inside the primitives: the graph's copies go. The
@@ -438,6 +439,20 @@ struct Engine::Impl {
       if (!c.second->value.isTensor()) kept.push_back(c);
     }
     constants = std::move(kept);
+  }
+
+  // A weight or bias constant that only `n` reads goes as soon as `n` holds its reordered
+  // copy, so the build never holds the folded weights and their copies at once.
+  void drop_weights(jit::Node* n, Frame& f) {
+    for (size_t k : {1, 2}) {
+      jit::Value* v = n->inputs()[k];
+      if (v->node()->kind() != jit::prim::Constant || v->uses().size() != 1 || !v->type()->cast<c10::TensorType>()) continue;
+      const int i = id(v);
+      f[i].reset();
+      constants.erase(std::remove_if(constants.begin(), constants.end(), [i](const auto& c) { return c.first == i; }),
+                      constants.end());
+      v->node()->t_(jit::attr::value, at::Tensor());
+    }
   }
 
   std::string step_name(size_t k) const {  // while the weights are still in the graph

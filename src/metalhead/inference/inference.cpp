@@ -12,6 +12,7 @@
 #include <torch/csrc/jit/passes/frozen_conv_folding.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/remove_dropout.h>
+#include <torch/csrc/jit/passes/shape_analysis.h>
 
 #include <cpuid.h>
 
@@ -74,6 +75,114 @@ bool fold_linear_batchnorm(jit::Graph& g) {
   }
   if (changed) jit::EliminateDeadCode(g.block());
   return changed;
+}
+
+
+bool same_value(const c10::IValue& a, const c10::IValue& b) {
+  if (a.isTensor() || b.isTensor()) return a.isTensor() && b.isTensor() && at::equal(a.toTensor(), b.toTensor());
+  return a == b;
+}
+
+// Two constants of traces at batch 1 and at batch k: the same, or an integer that is k times
+// the first (a batch size baked into a reshape); `n` says which, and the value at batch N.
+std::optional<c10::IValue> at_batch(const c10::IValue& one, const c10::IValue& k_batch, int64_t k, int64_t n, bool& scaled) {
+  auto scale = [&](int64_t a, int64_t b) -> std::optional<int64_t> {
+    if (a == b) return a;
+    if (a != 0 && b == k * a) {
+      scaled = true;
+      return n * a;
+    }
+    return std::nullopt;
+  };
+  if (one.isInt() && k_batch.isInt()) {
+    auto v = scale(one.toInt(), k_batch.toInt());
+    return v ? std::optional<c10::IValue>(*v) : std::nullopt;
+  }
+  if (one.isIntList() && k_batch.isIntList()) {
+    const auto a = one.toIntVector(), b = k_batch.toIntVector();
+    if (a.size() != b.size()) return std::nullopt;
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < a.size(); ++i) {
+      auto v = scale(a[i], b[i]);
+      if (!v) return std::nullopt;
+      out.push_back(*v);
+    }
+    return c10::IValue(out);
+  }
+  if (one.isTensor() && k_batch.isTensor()) {
+    const at::Tensor &a = one.toTensor(), &b = k_batch.toTensor();
+    const bool same = a.is_same(b) || (a.sizes() == b.sizes() && a.strides() == b.strides() &&
+                                       a.scalar_type() == b.scalar_type() && at::equal(a, b));
+    if (same) return one;
+    // One row repeated per image (a class token expanded to the batch, then folded).
+    if (a.dim() >= 1 && a.dim() == b.dim() && a.size(0) == 1 && b.size(0) == k && a.scalar_type() == b.scalar_type() &&
+        a.sizes().slice(1) == b.sizes().slice(1) && at::equal(a.expand_as(b), b)) {
+      scaled = true;
+      std::vector<int64_t> sizes(a.sizes().begin(), a.sizes().end());
+      sizes[0] = n;
+      return c10::IValue(a.expand(sizes).contiguous());
+    }
+    return std::nullopt;
+  }
+  if (one.isTensor() || k_batch.isTensor() || one.isIntList() || k_batch.isIntList()) return std::nullopt;
+  return one == k_batch ? std::optional<c10::IValue>(one) : std::nullopt;
+}
+
+// The graph at batch N from traces at batches 1, 2 and 3, where they differ only in
+// integers proportional to the batch; nothing when they differ otherwise (then the model is
+// traced at N itself). Tracing small batches keeps the eager pass's memory small.
+std::shared_ptr<jit::Graph> generalise(const std::vector<std::shared_ptr<jit::Graph>>& traces, int64_t n) {
+  jit::Graph& g1 = *traces[0];
+  std::shared_ptr<jit::Graph> out = g1.copy();
+  std::vector<jit::Node*> base(g1.nodes().begin(), g1.nodes().end()), copy(out->nodes().begin(), out->nodes().end());
+  std::vector<std::optional<c10::IValue>> values(base.size());
+  for (size_t t = 1; t < traces.size(); ++t) {
+    const int64_t k = static_cast<int64_t>(t) + 1;
+    jit::Graph& gk = *traces[t];
+    std::vector<jit::Node*> other(gk.nodes().begin(), gk.nodes().end());
+    if (other.size() != base.size() || gk.inputs().size() != g1.inputs().size() || gk.outputs().size() != g1.outputs().size()) {
+      return nullptr;
+    }
+    std::unordered_map<const jit::Value*, const jit::Value*> same;  // gk's value -> g1's
+    for (size_t i = 0; i < g1.inputs().size(); ++i) same[gk.inputs()[i]] = g1.inputs()[i];
+    for (size_t i = 0; i < base.size(); ++i) {
+      const jit::Node *a = base[i], *b = other[i];
+      if (a->kind() != b->kind() || a->inputs().size() != b->inputs().size() || a->outputs().size() != b->outputs().size() ||
+          !a->blocks().empty() || !b->blocks().empty()) {
+        return nullptr;
+      }
+      for (size_t j = 0; j < a->inputs().size(); ++j) {
+        auto it = same.find(b->inputs()[j]);
+        if (it == same.end() || it->second != a->inputs()[j]) return nullptr;
+      }
+      for (size_t j = 0; j < a->outputs().size(); ++j) same[b->outputs()[j]] = a->outputs()[j];
+      if (a->kind() != jit::prim::Constant) {
+        if (a->hasAttributes() || b->hasAttributes()) return nullptr;
+        continue;
+      }
+      auto va = jit::toIValue(a->output()), vb = jit::toIValue(b->output());
+      if (!va || !vb) return nullptr;
+      bool scaled = false;
+      auto v = at_batch(*va, *vb, k, n, scaled);
+      if (!v) return nullptr;
+      if (t == 1) {
+        if (scaled) values[i] = *v;
+      } else if (scaled != values[i].has_value() || (scaled && !same_value(*values[i], *v))) {
+        return nullptr;  // not proportional to the batch at both sizes
+      }
+    }
+    for (size_t i = 0; i < g1.outputs().size(); ++i) {
+      if (same[gk.outputs()[i]] != g1.outputs()[i]) return nullptr;
+    }
+  }
+  for (size_t i = 0; i < copy.size(); ++i) {
+    if (!values[i]) continue;
+    jit::WithInsertPoint guard(copy[i]);
+    copy[i]->output()->replaceAllUsesWith(out->insertConstant(*values[i]));
+    copy[i]->destroy();
+  }
+  jit::EraseShapeInformation(out);
+  return out;
 }
 
 // Test mode and no gradients while tracing (a traced weight must not require grad: it
@@ -147,8 +256,9 @@ class InferenceModelImpl : public ModelImpl {
     return built;
   }
 
-  std::pair<std::shared_ptr<inference::Engine>, Tensor> compile(const Tensor& x) {
-    at::NoGradGuard no_grad;  // folded weights must not require grad: they become constants
+  // The model traced at x's shape, its nodes inlined, dropout and constants folded; and
+  // the output it gave.
+  std::shared_ptr<jit::Graph> trace(const Tensor& x, Tensor* output = nullptr) {
     std::shared_ptr<jit::Graph> g;
     {
       TraceSettings settings(*original_);
@@ -156,6 +266,7 @@ class InferenceModelImpl : public ModelImpl {
           {x}, [&](jit::Stack in) -> jit::Stack { return {original_->forward(in.at(0).toTensor())}; },
           [](const at::Tensor&) { return std::string(); }, /*strict=*/false);
       g = traced.first->graph;
+      if (output) *output = traced.second.at(0).toTensor();
     }
     // The trace's constants are the model's own tensors: detached views of them (no copy,
     // no grad), which the folding passes may re-insert as constants.
@@ -169,6 +280,12 @@ class InferenceModelImpl : public ModelImpl {
     jit::removeDropout(g);
     jit::ConstantPropagation(g);
     jit::EliminateDeadCode(g);
+    return g;
+  }
+
+  // The graph folded, its engine, and x's output from the run that built it.
+  std::tuple<std::map<std::string, int64_t>, std::map<std::string, int64_t>, std::shared_ptr<inference::Engine>, Tensor>
+  build(std::shared_ptr<jit::Graph> g, const Tensor& x) {
     const auto traced = census(*g);
     // Folding, as torch.jit.freeze's frozen-graph passes do it.
     while (jit::FoldFrozenConvBatchnorm(g) || jit::FoldFrozenConvAddOrSub(g) || jit::FoldFrozenConvMulOrDiv(g) ||
@@ -178,13 +295,36 @@ class InferenceModelImpl : public ModelImpl {
     if (std::getenv("METALHEAD_INFERENCE_DUMP")) std::cerr << *g;
     auto engine = std::make_shared<inference::Engine>(g, options_.precision);
     Tensor y = engine->run(x.contiguous());  // builds the primitives
+    return {traced, folded, engine, y};
+  }
 
+  std::pair<std::shared_ptr<inference::Engine>, Tensor> compile(const Tensor& x) {
+    at::NoGradGuard no_grad;  // folded weights must not require grad: they become constants
+    std::shared_ptr<jit::Graph> g;
+    const int64_t n = x.size(0);
+    Tensor first;  // the plain model's output for the first image
+    if (n > 3) {
+      std::vector<std::shared_ptr<jit::Graph>> small;
+      for (int64_t k = 1; k <= 3; ++k) small.push_back(trace(x.narrow(0, 0, k), k == 1 ? &first : nullptr));
+      g = generalise(small, n);
+    }
+    auto [traced, folded, engine, y] = build(g ? g : trace(x), x);
+    // A size that grew with the batch up to 3 but no further (a min(N, 3), say) is caught
+    // here: the first image must come out as it did alone.
+    batch_generalised_ = g != nullptr;
+    if (g) {
+      const double error = ((y.narrow(0, 0, 1) - first).abs().max() / first.abs().max().clamp_min(1e-12)).item<double>();
+      if (error > (options_.precision == Precision::fp32 ? 1e-3 : 0.1)) {
+        batch_generalised_ = false;
+        std::tie(traced, folded, engine, y) = build(trace(x), x);
+      }
+    }
     const int64_t bn_before = count(traced, {"aten::batch_norm"}), bn_after = count(folded, {"aten::batch_norm"});
     std::ostringstream r;
     r << "traced at [";
     for (size_t i = 0; i < x.sizes().size(); ++i) r << (i ? ", " : "") << x.size(static_cast<int64_t>(i));
-    r << "]: " << (bn_before - bn_after) << " of " << bn_before << " BatchNorms folded into convolutions and Dense layers; "
-      << engine->report();
+    r << (batch_generalised_ ? "] (from batches 1-3)" : "]") << ": " << (bn_before - bn_after) << " of " << bn_before
+      << " BatchNorms folded into convolutions and Dense layers; " << engine->report();
     report_ = r.str();
     return {engine, y};
   }
@@ -194,6 +334,7 @@ class InferenceModelImpl : public ModelImpl {
   mutable std::mutex mutex_;
   std::map<std::vector<int64_t>, std::shared_ptr<inference::Engine>> engines_;
   std::string report_;
+  bool batch_generalised_ = false;
 };
 
 }  // namespace
