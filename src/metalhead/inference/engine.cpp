@@ -464,6 +464,10 @@ struct Engine::Impl {
       if (g && g->isInt() && g->toInt() > 1) name += " grouped";
       if (w && w->isTensor() && w->toTensor().defined() && w->toTensor().dim() == 4)
         name += " " + std::to_string(w->toTensor().size(2)) + "x" + std::to_string(w->toTensor().size(3));
+      if (auto t = n->inputs()[0]->type()->cast<c10::TensorType>(); t && t->sizes().concrete_sizes()) {
+        const auto sizes = *t->sizes().concrete_sizes();
+        if (sizes.size() == 4) name += " on " + std::to_string(sizes[2]) + "x" + std::to_string(sizes[3]);
+      }
     }
     return name;
   }
