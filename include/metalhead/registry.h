@@ -6,6 +6,7 @@
 #pragma once
 
 #include <metalhead/model.h>
+#include <metalhead/pretrained_cfg.h>
 
 #include <functional>
 #include <string>
@@ -22,6 +23,7 @@ struct ModelInfo {
   std::string source;                    // whose architecture: torchvision, timm or Metalhead
   std::vector<int64_t> input_size;       // default [H, W]
   std::function<Model(const ModelOptions&)> build;
+  PretrainedCfg pretrained;              // how its pretrained weights take images
 };
 
 /// create_model(name, {.inchannels = 3, .nclasses = 1000, .pretrain = false}): the model
@@ -33,6 +35,9 @@ std::vector<std::string> list_models(std::string_view filter = "");
 
 /// model_info(name): the entry for a name or alias; throws for unknown names.
 const ModelInfo& model_info(std::string_view name);
+
+/// pretrained_cfg(name): the pretrained config of a name or alias; throws for unknown names.
+const PretrainedCfg& pretrained_cfg(std::string_view name);
 
 /// Every entry, in registration order.
 const std::vector<ModelInfo>& registered_models();

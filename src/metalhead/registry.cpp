@@ -21,6 +21,16 @@ const std::vector<ModelInfo>& registered_models() {
       auto more = entries();
       out.insert(out.end(), more.begin(), more.end());
     }
+    for (ModelInfo& info : out) {
+      if (auto it = detail::pretrained_cfgs().find(info.name); it != detail::pretrained_cfgs().end()) {
+        info.pretrained = it->second;
+      } else {
+        // Metalhead's own (UNet): no published weights; ImageNet statistics, its own size.
+        info.pretrained = {.weights = "", .naming = "Metalhead", .input_size = {3, info.input_size[0], info.input_size[1]},
+                           .crop_pct = 1.0, .resize = info.input_size[0], .squash = true, .interpolation = "bilinear",
+                           .mean = {0.485, 0.456, 0.406}, .std = {0.229, 0.224, 0.225}};
+      }
+    }
     return out;
   }();
   return all;
@@ -49,6 +59,8 @@ const ModelInfo& model_info(std::string_view name) {
   }
   throw std::invalid_argument(os.str());
 }
+
+const PretrainedCfg& pretrained_cfg(std::string_view name) { return model_info(name).pretrained; }
 
 Model create_model(std::string_view name, const ModelOptions& options) {
   const ModelInfo& info = model_info(name);

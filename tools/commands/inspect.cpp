@@ -21,6 +21,17 @@ using nlohmann::json;
 
 std::string size_string(const std::vector<int64_t>& s) { return std::to_string(s.at(0)) + "×" + std::to_string(s.at(1)); }
 
+namespace {
+
+json cfg_json(const metalhead::PretrainedCfg& c) {
+  return {{"weights", c.weights},       {"naming", c.naming},   {"input_size", c.input_size},
+          {"crop_pct", c.crop_pct},     {"resize", c.resize},   {"crop_mode", c.squash ? "squash" : "center"},
+          {"interpolation", c.interpolation}, {"mean", c.mean}, {"std", c.std},
+          {"num_classes", c.num_classes}, {"first_conv", c.first_conv}, {"classifier", c.classifier}};
+}
+
+}  // namespace
+
 // metalhead list [FILTER] [--json]
 void add_list(CLI::App& app) {
   auto* cmd = app.add_subcommand("list", "every registry model with its parameter count and GFLOPs");
@@ -42,7 +53,8 @@ void add_list(CLI::App& app) {
       if (*as_json) {
         rows.push_back({{"name", name}, {"aliases", info.aliases}, {"family", info.family}, {"source", info.source},
                         {"parameters", params}, {"gflops", g},
-                        {"multiply_adds", std::llround(g * 1e9)}, {"input_size", info.input_size}});
+                        {"multiply_adds", std::llround(g * 1e9)}, {"input_size", info.input_size},
+                        {"pretrained_cfg", cfg_json(info.pretrained)}});
       } else {
         char gf[32];
         std::snprintf(gf, sizeof gf, "%.2f", g);

@@ -200,10 +200,10 @@ void add_classify(CLI::App& app) {
       metalhead::load_weights(model, a->weights);
       flux::testmode(*model.ptr());
       classes = metalhead::imagenet_classes();
-      // torchvision's evaluation transform, scaled to the model's own input size.
-      const int64_t crop = info.input_size.at(0), resize_to = crop * 256 / 224;
-      prepare = [crop, resize_to](const std::string& file) {
-        return metalhead::data::imagenet_preprocess(metalhead::data::read_image(file, 3), crop, resize_to);
+      // The evaluation transform the pretrained weights were made for (timm's or torchvision's).
+      const metalhead::PretrainedCfg cfg = info.pretrained;
+      prepare = [cfg](const std::string& file) {
+        return metalhead::data::preprocess(metalhead::data::read_image(file, 3), cfg);
       };
     }
     model = inference_model(model, a->engine);

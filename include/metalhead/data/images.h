@@ -6,6 +6,8 @@
 //   auto x = metalhead::data::imagenet_preprocess(metalhead::data::read_image("cat.jpg", 3));
 #pragma once
 
+#include <metalhead/pretrained_cfg.h>
+
 #include <metalhead/data/idx.h>
 
 #include <ATen/core/Tensor.h>
@@ -44,5 +46,12 @@ LabelledImages image_folder(const std::filesystem::path& dir, const ImageFolderO
 /// transform — shorter side resized to `resize_to` (bilinear), centre crop `crop`², scaled to
 /// [0, 1] and normalised with ImageNet's mean and std. [3, H, W] uint8 → [3, crop, crop] float.
 at::Tensor imagenet_preprocess(const at::Tensor& image, int64_t crop = 224, int64_t resize_to = 256);
+
+/// preprocess(image, cfg): the evaluation transform `cfg` describes — shorter side resized
+/// to cfg.resize (or straight to [H, W] where cfg.squash), centre crop [H, W], scaled to
+/// [0, 1], (x − mean) / std. Shrinking averages source pixels (an antialiased resize, as
+/// torchvision's and timm's PIL transforms are); enlarging interpolates bilinearly or
+/// bicubically, as cfg.interpolation says. [C, h, w] uint8 → [cfg C, H, W] float.
+at::Tensor preprocess(const at::Tensor& image, const PretrainedCfg& cfg);
 
 }  // namespace metalhead::data

@@ -110,7 +110,9 @@ void write_png(const std::filesystem::path& path, const at::Tensor& image) {
   f.commit();
 }
 
-at::Tensor resize(const at::Tensor& image, const std::vector<int64_t>& size) {
+namespace {
+
+at::Tensor resize_with(const at::Tensor& image, const std::vector<int64_t>& size, int enlarging) {
   check_image(image, "resize");
   if (size.size() != 2 || size[0] < 1 || size[1] < 1) {
     throw std::invalid_argument("resize: expected a size [H, W] of positive numbers, got " + shape_text(size));
@@ -119,9 +121,15 @@ at::Tensor resize(const at::Tensor& image, const std::vector<int64_t>& size) {
   const bool shrinking = size[0] < image.size(1) || size[1] < image.size(2);
   cv::Mat out;
   cv::resize(to_mat(image.cpu()), out, cv::Size(static_cast<int>(size[1]), static_cast<int>(size[0])), 0, 0,
-             shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+             shrinking ? cv::INTER_AREA : enlarging);
   if (out.channels() != image.size(0)) out = out.reshape(static_cast<int>(image.size(0)));
   return to_tensor(out);
+}
+
+}  // namespace
+
+at::Tensor resize(const at::Tensor& image, const std::vector<int64_t>& size) {
+  return resize_with(image, size, cv::INTER_LINEAR);
 }
 
 LabelledImages image_folder(const std::filesystem::path& dir, const ImageFolderOptions& options) {
@@ -181,9 +189,42 @@ LabelledImages image_folder(const std::filesystem::path& dir, const ImageFolderO
   return out;
 }
 
+namespace {
+
+// uint8 [C, H, W] → float, (x/255 − mean) / std per channel.
+at::Tensor normalised(const at::Tensor& image, const PretrainedCfg& cfg) {
+  const int64_t c = image.size(0);
+  const auto mean = at::tensor(std::vector<float>(cfg.mean.begin(), cfg.mean.begin() + c)).reshape({c, 1, 1});
+  const auto stdv = at::tensor(std::vector<float>(cfg.std.begin(), cfg.std.begin() + c)).reshape({c, 1, 1});
+  return ((image.to(at::kFloat).div(255.0) - mean) / stdv).contiguous();
+}
+
+}  // namespace
+
 at::Tensor imagenet_preprocess(const at::Tensor& image, int64_t crop, int64_t resize_to) {
   check_image(image, "imagenet_preprocess");
-  at::Tensor rgb = image.size(0) == 1 ? image.expand({3, -1, -1}).contiguous() : image;
+  PretrainedCfg cfg{.input_size = {3, crop, crop}, .resize = resize_to, .interpolation = "bilinear",
+                    .mean = {0.485, 0.456, 0.406}, .std = {0.229, 0.224, 0.225}};
+  return preprocess(image, cfg);
+}
+
+at::Tensor preprocess(const at::Tensor& image, const PretrainedCfg& cfg) {
+  check_image(image, "preprocess");
+  if (cfg.input_size.size() != 3 || cfg.input_size[1] < 1 || cfg.input_size[2] < 1 || cfg.resize < 1 ||
+      (cfg.input_size[0] != 1 && cfg.input_size[0] != 3)) {
+    throw std::invalid_argument("preprocess: expected a config with input_size [1 or 3, H, W] and a positive resize, got " +
+                                shape_text(cfg.input_size) + " and " + std::to_string(cfg.resize));
+  }
+  if (cfg.interpolation != "bilinear" && cfg.interpolation != "bicubic") {
+    throw std::invalid_argument("preprocess: interpolation must be bilinear or bicubic, got '" + cfg.interpolation + "'");
+  }
+  const int enlarging = cfg.interpolation == "bicubic" ? cv::INTER_CUBIC : cv::INTER_LINEAR;
+  auto resize = [&](const at::Tensor& img, const std::vector<int64_t>& size) { return resize_with(img, size, enlarging); };
+  const int64_t ch = cfg.input_size[1], cw = cfg.input_size[2], resize_to = cfg.resize, crop = std::max(ch, cw);
+  at::Tensor rgb = image;  // the channels the config wants
+  if (cfg.input_size[0] == 3 && image.size(0) == 1) rgb = image.expand({3, -1, -1}).contiguous();
+  if (cfg.input_size[0] == 1 && image.size(0) == 3) rgb = image.to(at::kFloat).mean(0, true).round().to(at::kByte);
+  if (cfg.squash) return normalised(resize(rgb, {ch, cw}), cfg);
   const int64_t h = rgb.size(1), w = rgb.size(2);
   // The shorter side becomes resize_to, the other keeps the aspect ratio (torchvision's Resize(int)).
   const std::vector<int64_t> size = h <= w ? std::vector<int64_t>{resize_to, std::max<int64_t>(1, resize_to * w / h)}
@@ -205,13 +246,9 @@ at::Tensor imagenet_preprocess(const at::Tensor& image, int64_t crop, int64_t re
     r = resize(rgb, size);
   }
   // torchvision's offset: round((size - crop) / 2), ties to even as Python rounds.
-  auto offset = [&](int64_t n) { return std::max<int64_t>(0, static_cast<int64_t>(std::nearbyint((n - crop) / 2.0))); };
-  const int64_t top = offset(r.size(1)), left = offset(r.size(2));
-  at::Tensor x = r.narrow(1, top, std::min(crop, r.size(1))).narrow(2, left, std::min(crop, r.size(2)));
-  x = x.to(at::kFloat).div(255.0);
-  const auto mean = at::tensor({0.485f, 0.456f, 0.406f}).reshape({3, 1, 1});
-  const auto stdv = at::tensor({0.229f, 0.224f, 0.225f}).reshape({3, 1, 1});
-  return ((x - mean) / stdv).contiguous();
+  auto offset = [](int64_t n, int64_t c) { return std::max<int64_t>(0, static_cast<int64_t>(std::nearbyint((n - c) / 2.0))); };
+  const int64_t top = offset(r.size(1), ch), left = offset(r.size(2), cw);
+  return normalised(r.narrow(1, top, std::min(ch, r.size(1))).narrow(2, left, std::min(cw, r.size(2))), cfg);
 }
 
 }  // namespace metalhead::data

@@ -4,6 +4,9 @@
 
 #include <metalhead/registry.h>
 
+#include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace metalhead::detail {
@@ -21,5 +24,8 @@ std::vector<ModelInfo> vit_entries();
 std::vector<ModelInfo> unet_entries();
 std::vector<ModelInfo> convnext_entries();
 std::vector<ModelInfo> convmixer_entries();
+
+// Each registered name's pretrained config (pretrained_cfgs.cpp).
+const std::map<std::string, PretrainedCfg, std::less<>>& pretrained_cfgs();
 
 }  // namespace metalhead::detail
