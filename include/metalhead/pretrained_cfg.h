@@ -9,6 +9,9 @@
 
 namespace metalhead {
 
+/// ImageNet's channel statistics, the mean and std most pretrained weights take.
+inline constexpr std::array<double, 3> imagenet_mean{0.485, 0.456, 0.406}, imagenet_std{0.229, 0.224, 0.225};
+
 /// How the pretrained weights of a registry model were trained to be fed, as timm's
 /// pretrained_cfg and torchvision's weights transforms say it: the shorter side resized to
 /// `resize` (= ⌊H / crop_pct⌋ in timm), a centre crop of `input_size`, then (x − mean) / std.

@@ -204,7 +204,7 @@ at::Tensor normalised(const at::Tensor& image, const PretrainedCfg& cfg) {
 at::Tensor imagenet_preprocess(const at::Tensor& image, int64_t crop, int64_t resize_to) {
   check_image(image, "imagenet_preprocess");
   PretrainedCfg cfg{.input_size = {3, crop, crop}, .resize = resize_to, .interpolation = "bilinear",
-                    .mean = {0.485, 0.456, 0.406}, .std = {0.229, 0.224, 0.225}};
+                    .mean = imagenet_mean, .std = imagenet_std};
   return preprocess(image, cfg);
 }
 

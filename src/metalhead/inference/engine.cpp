@@ -668,34 +668,19 @@ struct Engine::Impl {
     const md_t src_md({m, k}, ct, tag::ab), dst_md({m, o}, dt::f32, tag::ab);
     dnnl::primitive_attr attr;
     attr.set_post_ops(fu.ops);
-    // oneDNN's matmul (brgemm kernels) over its inner product (gemm); the environment
-    // variable picks the inner product, for comparison.
-    const bool use_ip = std::getenv("METALHEAD_INFERENCE_INNER_PRODUCT") != nullptr;
-    dnnl::primitive prim;
-    md_t w_md, b_md;
+    // oneDNN's matmul (brgemm kernels), not its inner product (gemm): ViT-B/16 runs 1.4x faster.
+    const md_t b_md({1, o}, dt::f32, tag::ab), w_any({k, o}, ct, tag::any);
+    dnnl::matmul::primitive_desc pd;
     try {
-      if (use_ip) {
-        b_md = md_t({o}, dt::f32, tag::a);
-        const md_t w_any({o, k}, ct, tag::any);
-        auto d = bias->isTensor()
-                     ? dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src_md, w_any, b_md, dst_md)
-                     : dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src_md, w_any, dst_md);
-        dnnl::inner_product_forward::primitive_desc pd(d, attr, cpu());
-        w_md = pd.weights_desc();
-        prim = dnnl::inner_product_forward(pd);
-      } else {
-        b_md = md_t({1, o}, dt::f32, tag::ab);
-        const md_t w_any({k, o}, ct, tag::any);
-        auto d = bias->isTensor() ? dnnl::matmul::desc(src_md, w_any, b_md, dst_md) : dnnl::matmul::desc(src_md, w_any, dst_md);
-        dnnl::matmul::primitive_desc pd(d, attr, cpu());
-        w_md = pd.weights_desc();
-        prim = dnnl::matmul(pd);
-      }
+      auto d = bias->isTensor() ? dnnl::matmul::desc(src_md, w_any, b_md, dst_md) : dnnl::matmul::desc(src_md, w_any, dst_md);
+      pd = dnnl::matmul::primitive_desc(d, attr, cpu());
     } catch (const dnnl::error&) {
       fu.give_back(absorbed);
       return std::nullopt;
     }
-    const at::Tensor wbuf = reordered_weights(w, use_ip ? md_t({o, k}, dt::f32, tag::ab) : md_t({k, o}, dt::f32, tag::ba), w_md);
+    const md_t w_md = pd.weights_desc();
+    const at::Tensor wbuf = reordered_weights(w, md_t({k, o}, dt::f32, tag::ba), w_md);
+    dnnl::matmul prim(pd);
     const at::Tensor b = bias->isTensor() ? bias->toTensor().to(at::kFloat).clone() : at::Tensor();
     const int xi = id(in[0]), out = id(fu.last), ri = fu.residual ? id(fu.residual) : -1;
     weights_taken.insert(n);

@@ -77,7 +77,7 @@ bool fold_linear_batchnorm(jit::Graph& g) {
   return changed;
 }
 
-
+// Equal values; tensors by their elements.
 bool same_value(const c10::IValue& a, const c10::IValue& b) {
   if (a.isTensor() || b.isTensor()) return a.isTensor() && b.isTensor() && at::equal(a.toTensor(), b.toTensor());
   return a == b;
@@ -111,11 +111,10 @@ std::optional<c10::IValue> at_batch(const c10::IValue& one, const c10::IValue& k
   }
   if (one.isTensor() && k_batch.isTensor()) {
     const at::Tensor &a = one.toTensor(), &b = k_batch.toTensor();
-    const bool same = a.is_same(b) || (a.sizes() == b.sizes() && a.strides() == b.strides() &&
-                                       a.scalar_type() == b.scalar_type() && at::equal(a, b));
-    if (same) return one;
+    if (a.scalar_type() != b.scalar_type()) return std::nullopt;
+    if (a.is_same(b) || same_value(one, k_batch)) return one;
     // One row repeated per image (a class token expanded to the batch, then folded).
-    if (a.dim() >= 1 && a.dim() == b.dim() && a.size(0) == 1 && b.size(0) == k && a.scalar_type() == b.scalar_type() &&
+    if (a.dim() >= 1 && a.dim() == b.dim() && a.size(0) == 1 && b.size(0) == k &&
         a.sizes().slice(1) == b.sizes().slice(1) && at::equal(a.expand_as(b), b)) {
       scaled = true;
       std::vector<int64_t> sizes(a.sizes().begin(), a.sizes().end());
