@@ -36,6 +36,8 @@ class ChainImpl : public LayerImpl {
   const std::vector<Layer>& layers() const { return layers_; }
   const std::vector<std::string>& names() const { return names_; }
   void push_back(Layer layer, std::string name = "");
+  /// Puts `layer` in place of layer i, under the same name (a new head, another pool).
+  void replace(size_t i, Layer layer);
 
   std::vector<ShowItem> show_items() const override;
   std::string show_name() const override { return "Chain"; }

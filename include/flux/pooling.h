@@ -61,6 +61,7 @@ class AdaptivePoolImpl : public LayerImpl {
   AdaptivePoolImpl(bool max, std::vector<int64_t> out);
   Tensor forward(const Tensor& x) override;
   void pretty_print(std::ostream& os) const override;
+  const std::vector<int64_t>& output_size() const { return out_; }
 
  private:
   bool max_;

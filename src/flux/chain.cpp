@@ -27,6 +27,13 @@ void ChainImpl::push_back(Layer layer, std::string name) {
   names_.push_back(std::move(name));
 }
 
+void ChainImpl::replace(size_t i, Layer layer) {
+  if (i >= layers_.size()) (void)(*this)[i];  // the out-of-range error
+  if (!layer) throw std::invalid_argument("Chain: replacing layer " + std::to_string(i) + " with an empty layer");
+  replace_module(names_[i].empty() ? std::to_string(i) : names_[i], layer.ptr());
+  layers_[i] = std::move(layer);
+}
+
 Tensor ChainImpl::forward(const Tensor& x) {
   Tensor y = x;
   for (const auto& l : layers_) y = l(y);
