@@ -19,6 +19,27 @@ namespace metalhead {
 
 using flux::Tensor;
 
+/// One stage of a model's feature pyramid (timm's feature_info): the stage's output
+/// channels, its stride from the input, and the module whose output it is, by our
+/// tensor-name path (`layers.0.3`: the backbone's fourth layer).
+struct FeatureInfo {
+  int64_t channels = 0;
+  int64_t reduction = 1;
+  std::string module;
+  bool operator==(const FeatureInfo&) const = default;
+};
+
+/// What the builders record for metalhead/features.h.
+struct FeatureSpec {
+  std::vector<FeatureInfo> stages;
+  /// The backbone's layers from this index on (pooling, a class-token pick) belong to
+  /// the head: forward_features stops before them. -1: the whole backbone is features.
+  int64_t head_start = -1;
+  /// ≥ 0: the stages are [N, T, D] tokens whose first `prefix_tokens` are not patches
+  /// (a class token); features() returns them as [N, D, H/r, W/r] maps.
+  int64_t prefix_tokens = -1;
+};
+
 /// The keywords every high-level model takes.
 struct ModelOptions {
   int64_t inchannels = 3;
@@ -39,6 +60,11 @@ class ModelImpl : public flux::LayerImpl {
   flux::Chain layers;  // Chain(backbone, classifier)
   std::string type_name;
   int64_t inchannels;
+  /// The registry row whose architecture this is (its pretrained weights and config);
+  /// empty for a model no row describes.
+  std::string row;
+  /// Set by the family's builder; empty stages for a model built from a bare Chain.
+  FeatureSpec features;
 };
 
 class Model : public flux::Holder<ModelImpl> {
@@ -58,10 +84,11 @@ flux::Chain backbone(const Model& model);
 flux::Chain classifier(const Model& model);
 
 namespace detail {
-/// `model` itself, or with `pretrain` the weights of the registry model whose architecture
-/// it has (see metalhead/weights.h); throws when no registry model has it, or its file
-/// is missing. A classifier of another size than the weights' stays as initialised.
-Model pretrained(Model model, bool pretrain);
+/// `model` bound to its registry row `row` (ModelImpl::row; cleared when no such row is
+/// registered), and with `pretrain` that row's weights loaded (metalhead/weights.h's
+/// load_pretrained). Without a row, pretrain throws, saying `why_none` when given (how
+/// this configuration differs from the registry's).
+Model pretrained(Model model, bool pretrain, std::string row, const std::string& why_none = "");
 /// Throws a std::invalid_argument `what: value is not one of a, b, c`.
 [[noreturn]] void bad_config(const std::string& what, const std::string& value, const std::vector<std::string>& allowed);
 }  // namespace detail

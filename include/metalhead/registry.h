@@ -33,6 +33,9 @@ Model create_model(std::string_view name, const ModelOptions& options = {});
 /// list_models(filter = ""): canonical names containing `filter`, sorted.
 std::vector<std::string> list_models(std::string_view filter = "");
 
+/// Whether `name` is a registered name or alias.
+bool is_registered(std::string_view name);
+
 /// model_info(name): the entry for a name or alias; throws for unknown names.
 const ModelInfo& model_info(std::string_view name);
 

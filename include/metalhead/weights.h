@@ -33,6 +33,13 @@ struct LoadOptions {
   /// Refuse files with tensors the model has no place for (torchvision's auxiliary
   /// heads, say). Missing and mis-shaped tensors are always refused.
   bool strict = true;
+  /// Our tensor names to leave as they are (a new head): their file tensors count as
+  /// used, and may be missing or of another shape.
+  std::vector<std::string> keep = {};
+  /// The first convolution's weight for another number of input channels, from the
+  /// file's 3-channel one as timm adapts it: summed over the channels for 1, else the
+  /// channels repeated and scaled by 3 / inchannels.
+  bool adapt_inchannels = false;
 };
 
 /// What load_weights did.
@@ -77,8 +84,18 @@ std::vector<std::pair<std::string, Tensor>> named_tensors(const Model& model, Na
 /// where it looked and the command that makes the file (scripts/export-weights).
 std::filesystem::path pretrained_weights_path(const std::string& name);
 
-/// The model with the pretrained weights of registry name `name` loaded.
+/// The model with the pretrained weights of registry name `name` loaded: all of them,
+/// or, when the model's head has another number of classes than the weights', all but
+/// the logits layer (left as initialised: transfer learning). A model of other input
+/// channels gets its first convolution adapted (LoadOptions::adapt_inchannels). The
+/// architecture must be the row's: every other tensor is checked, by name and shape.
 Model load_pretrained(Model model, const std::string& name);
+
+namespace weights {
+/// timm's adapt_input_conv: a 3-channel first-convolution weight [O, 3, kh, kw] for
+/// `inchannels` inputs (summed for 1; repeated, cut and scaled by 3 / inchannels else).
+Tensor adapt_input_conv(const Tensor& weight, int64_t inchannels);
+}  // namespace weights
 
 /// ImageNet-1k's class names, in the order of the models' 1000 logits.
 const std::vector<std::string>& imagenet_classes();

@@ -36,6 +36,13 @@ const std::vector<ModelInfo>& registered_models() {
   return all;
 }
 
+bool is_registered(std::string_view name) {
+  for (const auto& info : registered_models()) {
+    if (info.name == name || std::find(info.aliases.begin(), info.aliases.end(), name) != info.aliases.end()) return true;
+  }
+  return false;
+}
+
 const ModelInfo& model_info(std::string_view name) {
   for (const auto& info : registered_models()) {
     if (info.name == name) return info;
@@ -64,10 +71,11 @@ const PretrainedCfg& pretrained_cfg(std::string_view name) { return model_info(n
 
 Model create_model(std::string_view name, const ModelOptions& options) {
   const ModelInfo& info = model_info(name);
-  if (!options.pretrain) return info.build(options);
   ModelOptions random = options;
   random.pretrain = false;
-  return load_pretrained(info.build(random), info.name);
+  Model model = info.build(random);
+  model->row = info.name;
+  return options.pretrain ? load_pretrained(std::move(model), info.name) : model;
 }
 
 std::vector<std::string> list_models(std::string_view filter) {

@@ -5,6 +5,7 @@
 #include <flux/dropout.h>
 #include <flux/mode.h>
 #include <gtest/gtest.h>
+#include <metalhead/features.h>
 #include <metalhead/layers/drop.h>
 #include <metalhead/inference.h>
 #include <metalhead/metalhead.h>
@@ -113,6 +114,20 @@ TEST_P(Parity, MatchesTorchvision) {
   const double optimised = deviation(fast.to(torch::kFloat64), ref.at("eval_logits"));
   model->to(torch::kFloat64);
 
+  // The feature pyramid: torchvision's maps at the nodes that are timm's stages (in eval
+  // mode, before the train-mode pass moves BatchNorm's running statistics).
+  if (ref.count("feature_0")) {
+    torch::NoGradGuard no_grad;
+    flux::testmode(*model);
+    const auto maps = metalhead::features(model)(ref.at("input"));
+    ASSERT_EQ(static_cast<int64_t>(maps.size()), static_cast<int64_t>(metalhead::feature_info(model).size()));
+    for (size_t i = 0; i < maps.size(); ++i) {
+      const auto it = ref.find("feature_" + std::to_string(i));
+      ASSERT_NE(it, ref.end()) << c.name << ": torchvision has fewer feature nodes than our " << maps.size() << " stages";
+      EXPECT_LE(deviation(maps[i], it->second), kTolerance) << c.name << ": feature map " << i;
+    }
+    EXPECT_EQ(ref.count("feature_" + std::to_string(maps.size())), 0u) << c.name << ": torchvision has more feature nodes";
+  }
   train_batchnorm_only(*model.ptr());
   at::Tensor train_logits;
   {
@@ -125,6 +140,7 @@ TEST_P(Parity, MatchesTorchvision) {
               eval, optimised, train, grad, weights.extension().c_str(), report.loaded);
   EXPECT_LE(eval, kTolerance) << c.name << ": eval-mode logits";
   EXPECT_LE(optimised, kTolerance) << c.name << ": optimize_for_inference's fp32 logits";
+
   EXPECT_LE(train, kTolerance) << c.name << ": train-mode logits";
   EXPECT_LE(grad, kTolerance) << c.name << ": gradient with respect to the input";
 }

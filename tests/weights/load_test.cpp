@@ -266,7 +266,7 @@ TEST(Pretrain, HomeCacheIsTheFallback) {
 TEST(Pretrain, ArchitecturesWithoutARegistryEntryHaveNoWeights) {
   // Metalhead's VGG (no conv bias next to BatchNorm) is not torchvision's vgg16_bn.
   expect_refused<std::invalid_argument>([] { mh::VGG(16, {.batchnorm = true, .pretrain = true}); },
-                                        {"VGG", "no registry model"});
+                                        {"VGG", "no conv bias next to a BatchNorm", "vgg16_bn"});
 }
 
 TEST(ImageNet, ClassNames) {

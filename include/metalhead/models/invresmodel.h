@@ -6,6 +6,7 @@
 #include <flux/activations.h>
 #include <flux/chain.h>
 #include <metalhead/layers/conv_norm.h>
+#include <metalhead/model.h>
 
 #include <optional>
 #include <vector>
@@ -61,6 +62,13 @@ struct InvResModelOptions {
 /// stochastic depth when stride is 1 and planes agree), an optional 1×1 conv_norm to
 /// headplanes, and create_classifier (with hidden_planes, MobileNetv3's hidden Dense).
 flux::Chain build_invresmodel(const std::vector<IRStage>& stages, const InvResModelOptions& options);
+
+/// invresmodel_features(stages, options, head_is_stage = false)
+/// The feature stages of build_invresmodel(stages, options), timm's EfficientNet
+/// feature_info: at each stride, the last of the stem and the stages' outputs, and with
+/// `head_is_stage` the final 1×1 conv_norm's (timm's MobileNetv3 keeps it in its blocks).
+FeatureSpec invresmodel_features(const std::vector<IRStage>& stages, const InvResModelOptions& options,
+                                 bool head_is_stage = false);
 
 /// scaled_planes(planes, width_mult, divisor = 8): round_channels(planes · width_mult) with
 /// at least `divisor`, the rounding all these models use.

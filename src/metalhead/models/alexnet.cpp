@@ -26,20 +26,32 @@ flux::Chain alexnet(const AlexNetOptions& o) {
   return flux::Chain(backbone, classifier);
 }
 
+namespace {
+// Every activation before a pool, and the last pool (as timm's VGG): the first conv
+// has stride 4, so there is no stride-2 map.
+const FeatureSpec kAlexNetFeatures{.stages = {{64, 4, "layers.0.0"}, {192, 8, "layers.0.2"}, {256, 16, "layers.0.6"},
+                                              {256, 32, "layers.0.7"}}};
+
+Model with_features(Model m) {
+  m->features = kAlexNetFeatures;
+  return m;
+}
+}  // namespace
+
 AlexNet::AlexNet(const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("AlexNet", alexnet({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }(), o.pretrain)) {}
+        return with_features(Model("AlexNet", alexnet({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels));
+      }(), o.pretrain, "alexnet")) {}
 
 namespace detail {
 
 std::vector<ModelInfo> alexnet_entries() {
   return {{"alexnet", {}, "AlexNet", "torchvision", {224, 224}, [](const ModelOptions& o) {
              // torch's adaptive pool: the same at 224, and defined for small inputs too.
-             return Model("AlexNet",
+             return with_features(Model("AlexNet",
                           alexnet({.inchannels = o.inchannels, .nclasses = o.nclasses,
                                    .pool_layer = layers::adaptive_avg_pool({6, 6})}),
-                          o.inchannels);
+                          o.inchannels));
            }}};
 }
 

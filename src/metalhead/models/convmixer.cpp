@@ -38,6 +38,13 @@ flux::Chain from_config(const Config& c, const ModelOptions& o) {
                     .nclasses = o.nclasses});
 }
 
+// timm has no feature_info for ConvMixer: the stem, then every block, all at the patch size.
+Model with_features(Model m, const Config& c) {
+  m->features.stages.push_back({c.planes, c.patch, "layers.0.1"});
+  for (int64_t i = 0; i < c.depth; ++i) m->features.stages.push_back({c.planes, c.patch, "layers.0." + std::to_string(i + 2)});
+  return m;
+}
+
 void check_dims(const std::vector<int64_t>& dims, const char* what) {
   bool ok = dims.size() == 2;
   for (int64_t d : dims) ok = ok && d > 0;
@@ -77,12 +84,17 @@ ConvMixer::ConvMixer(const std::string& config, const ModelOptions& o)
         for (const auto& c : kConvMixerConfigs) {
           if (*c.config == '\0') continue;
           if (config == c.config) {
-            return Model("ConvMixer", from_config(c, o), o.inchannels);
+            return with_features(Model("ConvMixer", from_config(c, o), o.inchannels), c);
           }
           names.push_back('"' + std::string(c.config) + '"');
         }
         detail::bad_config("ConvMixer", "config \"" + config + "\"", names);
-      }(), o.pretrain)) {}
+      }(), o.pretrain, [&]() -> std::string {
+        for (const auto& c : kConvMixerConfigs) {
+          if (config == c.config) return c.name;
+        }
+        return "";
+      }())) {}
 
 namespace detail {
 
@@ -92,7 +104,7 @@ std::vector<ModelInfo> convmixer_entries() {
     std::vector<std::string> aliases;
     if (*c.config != '\0') aliases.push_back("convmixer_" + std::string(c.config));
     out.push_back({c.name, aliases, "ConvMixer", c.source, {224, 224}, [&c](const ModelOptions& o) {
-                     return Model("ConvMixer", from_config(c, o), o.inchannels);
+                     return with_features(Model("ConvMixer", from_config(c, o), o.inchannels), c);
                    }});
   }
   return out;

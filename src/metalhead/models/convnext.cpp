@@ -134,9 +134,14 @@ flux::Chain convnext(const std::string& config, ConvNeXtOptions o) {
 
 ConvNeXt::ConvNeXt(const std::string& config, const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        detail::find_config(kConvNeXtConfigs, config, "ConvNeXt");
-        return Model("ConvNeXt", convnext(config, {.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }(), o.pretrain)) {}
+        const Config& c = detail::find_config(kConvNeXtConfigs, config, "ConvNeXt");
+        Model m("ConvNeXt", convnext(config, {.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
+        // timm's feature_info: each stage, after the stem (stride 4) and each 2×2 downsampling.
+        for (size_t i = 0; i < c.depths.size(); ++i) {
+          m->features.stages.push_back({c.planes[i], int64_t{4} << i, "layers.0." + std::to_string(2 * i + 1)});
+        }
+        return m;
+      }(), o.pretrain, "convnext_" + config)) {}
 
 namespace detail {
 

@@ -30,6 +30,26 @@ const flux::Connection append_features("cat_channels(x, ·)", [](const std::vect
   return torch::cat({xs.at(1), xs.at(0)}, 1);
 });
 
+// timm's feature_info: the stem's activation, each dense block before its transition,
+// and the final norm's activation (densenet's layer list, counted).
+FeatureSpec densenet_features(const std::vector<int64_t>& nblocks, int64_t growth_rate, int64_t inplanes, double reduction) {
+  FeatureSpec spec{.stages = {{inplanes, 2, "layers.0.1"}}};
+  int64_t index = 2, stride = 4;  // the stem's max pool
+  for (size_t i = 0; i < nblocks.size(); ++i) {
+    index += nblocks[i];
+    const int64_t outplanes = inplanes + nblocks[i] * growth_rate;
+    if (i + 1 != nblocks.size()) {
+      spec.stages.push_back({outplanes, stride, "layers.0." + std::to_string(index)});
+      ++index;
+      stride *= 2;
+      inplanes = static_cast<int64_t>(std::floor(static_cast<double>(outplanes) * reduction));
+    } else {
+      spec.stages.push_back({outplanes, stride, "layers.0." + std::to_string(index + 1)});
+    }
+  }
+  return spec;
+}
+
 }  // namespace
 
 flux::Layer dense_bottleneck(int64_t inplanes, int64_t outplanes, int64_t expansion) {
@@ -72,11 +92,16 @@ DenseNet::DenseNet(int64_t config, const DenseNetModelOptions& o)
         if (it == kDenseNetConfigs.end()) {
           detail::bad_config("DenseNet", "config " + std::to_string(config), {"121", "161", "169", "201"});
         }
-        return Model("DenseNet",
-                     densenet(it->second, {.growth_rate = o.growth_rate, .reduction = o.reduction,
-                                           .inchannels = o.inchannels, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        Model m("DenseNet",
+                densenet(it->second, {.growth_rate = o.growth_rate, .reduction = o.reduction,
+                                      .inchannels = o.inchannels, .nclasses = o.nclasses}),
+                o.inchannels);
+        m->features = densenet_features(it->second, o.growth_rate, 2 * o.growth_rate, o.reduction);
+        return m;
+      }(), o.pretrain,
+                    o.growth_rate == (config == 161 ? 48 : 32) && o.reduction == 0.5 ? "densenet" + std::to_string(config) : "",
+                    "no registry DenseNet has growth rate " + std::to_string(o.growth_rate) + " and reduction " +
+                        std::to_string(o.reduction) + " with config " + std::to_string(config))) {}
 
 namespace detail {
 
@@ -88,10 +113,11 @@ std::vector<ModelInfo> densenet_entries() {
     auto nblocks = blocks;
     out.push_back({"densenet" + std::to_string(config), {}, "DenseNet", "torchvision", {224, 224},
                    [nblocks, growth](const ModelOptions& o) {
-                     return Model("DenseNet",
-                                  densenet(nblocks, {.growth_rate = growth, .inchannels = o.inchannels,
-                                                     .nclasses = o.nclasses}),
-                                  o.inchannels);
+                     Model m("DenseNet",
+                             densenet(nblocks, {.growth_rate = growth, .inchannels = o.inchannels, .nclasses = o.nclasses}),
+                             o.inchannels);
+                     m->features = densenet_features(nblocks, growth, 2 * growth, 0.5);
+                     return m;
                    }});
   }
   return out;

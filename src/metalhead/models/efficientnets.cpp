@@ -86,35 +86,44 @@ const std::map<std::string, V2Config>& efficientnetv2_configs() {
   return table;
 }
 
+// The builder's options: what efficientnet(...) and efficientnetv2(...) build, and what
+// their feature stages are read from.
+InvResModelOptions efficientnet_options(const V1Size& s, const EfficientNetOptions& o) {
+  const int64_t last = scaled_planes(static_cast<double>(efficientnet_stages().back().outplanes), s.width_mult);
+  const double momentum = s.bn_eps == 1e-3 ? 0.01 : 0.1;
+  return {.width_mult = s.width_mult,
+          .depth_mult = s.depth_mult,
+          .inplanes = 32,
+          .stem_activation = swish,
+          .norm_layer = o.norm_layer.value_or(layers::batch_norm({.eps = s.bn_eps, .momentum = momentum})),
+          .stochastic_depth_prob = o.stochastic_depth_prob,
+          .headplanes = 4 * last,
+          .dropout_prob = o.dropout_prob.value_or(s.dropout),
+          .inchannels = o.inchannels,
+          .nclasses = o.nclasses};
+}
+
+InvResModelOptions efficientnetv2_options(const V2Config& c, const EfficientNetOptions& o) {
+  return {.inplanes = c.stages.front().outplanes,
+          .stem_activation = swish,
+          .norm_layer = o.norm_layer.value_or(layers::batch_norm({.eps = 1e-3})),
+          .stochastic_depth_prob = o.stochastic_depth_prob,
+          .headplanes = 1280,
+          .dropout_prob = o.dropout_prob.value_or(c.dropout),
+          .inchannels = o.inchannels,
+          .nclasses = o.nclasses};
+}
+
 }  // namespace
 
 flux::Chain efficientnet(const std::string& config, const EfficientNetOptions& o) {
   const auto& s = detail::lookup_config(efficientnet_sizes, "efficientnet", config);
-  const int64_t last = scaled_planes(static_cast<double>(efficientnet_stages().back().outplanes), s.width_mult);
-  const double momentum = s.bn_eps == 1e-3 ? 0.01 : 0.1;
-  return build_invresmodel(efficientnet_stages(),
-                           {.width_mult = s.width_mult,
-                            .depth_mult = s.depth_mult,
-                            .inplanes = 32,
-                            .stem_activation = swish,
-                            .norm_layer = o.norm_layer.value_or(layers::batch_norm({.eps = s.bn_eps, .momentum = momentum})),
-                            .stochastic_depth_prob = o.stochastic_depth_prob,
-                            .headplanes = 4 * last,
-                            .dropout_prob = o.dropout_prob.value_or(s.dropout),
-                            .inchannels = o.inchannels,
-                            .nclasses = o.nclasses});
+  return build_invresmodel(efficientnet_stages(), efficientnet_options(s, o));
 }
 
 flux::Chain efficientnetv2(const std::string& config, const EfficientNetOptions& o) {
   const auto& c = detail::lookup_config(efficientnetv2_configs(), "efficientnetv2", config);
-  return build_invresmodel(c.stages, {.inplanes = c.stages.front().outplanes,
-                                      .stem_activation = swish,
-                                      .norm_layer = o.norm_layer.value_or(layers::batch_norm({.eps = 1e-3})),
-                                      .stochastic_depth_prob = o.stochastic_depth_prob,
-                                      .headplanes = 1280,
-                                      .dropout_prob = o.dropout_prob.value_or(c.dropout),
-                                      .inchannels = o.inchannels,
-                                      .nclasses = o.nclasses});
+  return build_invresmodel(c.stages, efficientnetv2_options(c, o));
 }
 
 int64_t efficientnet_imsize(const std::string& config) {
@@ -122,17 +131,31 @@ int64_t efficientnet_imsize(const std::string& config) {
   return detail::lookup_config(efficientnetv2_configs(), "efficientnet_imsize", config).imsize;
 }
 
+// The head's 1×1 conv (1280 planes at b0) is in timm's forward_features but not a
+// feature stage: the stages end at the last block stage.
 EfficientNet::EfficientNet(const std::string& config, const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("EfficientNet", efficientnet(config, {.inchannels = o.inchannels, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        const EfficientNetOptions options{.inchannels = o.inchannels, .nclasses = o.nclasses};
+        Model m("EfficientNet", efficientnet(config, options), o.inchannels);
+        const auto& s = efficientnet_sizes.at(config);
+        m->features = invresmodel_features(efficientnet_stages(), efficientnet_options(s, options));
+        return m;
+      }(), o.pretrain, "efficientnet_" + config)) {}
 
 EfficientNetv2::EfficientNetv2(const std::string& config, const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("EfficientNetv2", efficientnetv2(config, {.inchannels = o.inchannels, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        const EfficientNetOptions options{.inchannels = o.inchannels, .nclasses = o.nclasses};
+        Model m("EfficientNetv2", efficientnetv2(config, options), o.inchannels);
+        const auto& c = efficientnetv2_configs().at(config);
+        m->features = invresmodel_features(c.stages, efficientnetv2_options(c, options));
+        return m;
+      }(), o.pretrain, [&]() -> std::string {
+        const std::map<std::string, std::string> names = {
+            {"small", "efficientnet_v2_s"}, {"medium", "efficientnet_v2_m"}, {"large", "efficientnet_v2_l"},
+            {"xlarge", "tf_efficientnetv2_xl"}};
+        auto it = names.find(config);
+        return it == names.end() ? "" : it->second;
+      }())) {}
 
 namespace detail {
 

@@ -6,6 +6,7 @@
 #include <metalhead/layers/conv_norm.h>
 
 #include "entries.h"
+#include "inception_common.h"
 
 #include <flux/parallel.h>
 #include <flux/pooling.h>
@@ -53,11 +54,26 @@ flux::Chain googlenet(const GoogLeNetOptions& o) {
   return flux::Chain(backbone, layers::create_classifier(1024, o.nclasses, flux::identity, {.dropout_prob = o.dropout_prob}));
 }
 
+// torchvision's conv1, conv3, inception3b, 4e and 5b (no timm model to follow): the
+// convs before each pool and the last inception block of each stride. Either variant
+// (Metalhead's or torchvision's branches and pools) has the same widths and strides.
+FeatureSpec detail::googlenet_features() {
+  return {.stages = {{64, 2, "layers.0.0"},
+                     {192, 4, "layers.0.3"},
+                     {480, 8, "layers.0.6"},
+                     {832, 16, "layers.0.12"},
+                     {1024, 32, "layers.0.15"}}};
+}
+
 GoogLeNet::GoogLeNet(const GoogLeNetModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("GoogLeNet",
-                     googlenet({.batchnorm = o.batchnorm, .bias = o.bias, .inchannels = o.inchannels, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        Model m("GoogLeNet",
+                googlenet({.batchnorm = o.batchnorm, .bias = o.bias, .inchannels = o.inchannels, .nclasses = o.nclasses}),
+                o.inchannels);
+        m->features = detail::googlenet_features();
+        return m;
+      }(), o.pretrain, "",
+                    "torchvision's googlenet has a 3×3 third branch and its own pools, which Metalhead's GoogLeNet "
+                    "does not; create_model(\"googlenet\") is torchvision's architecture")) {}
 
 }  // namespace metalhead

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <metalhead/layers/conv_norm.h>
+#include <metalhead/model.h>
 
 #include <flux/chain.h>
 #include <flux/layer.h>
@@ -27,5 +28,11 @@ inline flux::Layer avg_pool3_exclude_pad() {
   return flux::fn("avg_pool(3, pad=1, count_include_pad=false)",
                   [](const flux::Tensor& x) { return at::avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}, false, false); });
 }
+
+/// The feature stages of the backbones googlenet(...), inceptionv3(...) and xception(...)
+/// build: their classes and the registry rows that build them directly share them.
+FeatureSpec googlenet_features();
+FeatureSpec inceptionv3_features();
+FeatureSpec xception_features();
 
 }  // namespace metalhead::detail

@@ -6,6 +6,7 @@
 #include <metalhead/models/xception.h>
 
 #include "entries.h"
+#include "inception_common.h"
 
 #include <metalhead/layers/classifier.h>
 
@@ -15,15 +16,19 @@ std::vector<ModelInfo> inception_entries() {
   return {
       {"googlenet", {"inception_v1"}, "GoogLeNet", "torchvision", {224, 224},
        [](const ModelOptions& o) {
-         return Model("GoogLeNet",
-                      googlenet({.dropout_prob = 0.2, .batchnorm = true, .bias = false, .branch3_kernel = 3,
-                                 .torchvision_pools = true, .inchannels = o.inchannels, .nclasses = o.nclasses}),
-                      o.inchannels);
+         Model m("GoogLeNet",
+                 googlenet({.dropout_prob = 0.2, .batchnorm = true, .bias = false, .branch3_kernel = 3,
+                            .torchvision_pools = true, .inchannels = o.inchannels, .nclasses = o.nclasses}),
+                 o.inchannels);
+         m->features = googlenet_features();
+         return m;
        }},
       {"inception_v3", {}, "Inceptionv3", "torchvision", {299, 299},
        [](const ModelOptions& o) {
-         return Model("Inceptionv3", inceptionv3({.dropout_prob = 0.5, .inchannels = o.inchannels, .nclasses = o.nclasses}),
-                      o.inchannels);
+         Model m("Inceptionv3", inceptionv3({.dropout_prob = 0.5, .inchannels = o.inchannels, .nclasses = o.nclasses}),
+                 o.inchannels);
+         m->features = inceptionv3_features();
+         return m;
        }},
       {"inception_v4", {}, "Inceptionv4", "timm", {299, 299}, [](const ModelOptions& o) { return Inceptionv4(o); }},
       {"inception_resnet_v2", {}, "InceptionResNetv2", "timm", {299, 299},
@@ -31,8 +36,10 @@ std::vector<ModelInfo> inception_entries() {
       {"legacy_xception", {"xception"}, "Xception", "timm", {299, 299}, [](const ModelOptions& o) {
          // timm's head has no Dropout layer.
          auto layers = xception({.inchannels = o.inchannels, .nclasses = o.nclasses});
-         return Model("Xception", flux::Chain((*layers)[0].as<flux::ChainImpl>()),
-                      layers::create_classifier(2048, o.nclasses), o.inchannels);
+         Model m("Xception", flux::Chain((*layers)[0].as<flux::ChainImpl>()),
+                 layers::create_classifier(2048, o.nclasses), o.inchannels);
+         m->features = xception_features();
+         return m;
        }},
   };
 }

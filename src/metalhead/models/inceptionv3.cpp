@@ -70,9 +70,21 @@ flux::Chain inceptionv3(const Inceptionv3Options& o) {
   return flux::Chain(backbone, layers::create_classifier(2048, o.nclasses, flux::identity, {.dropout_prob = o.dropout_prob}));
 }
 
+// timm's and torchvision's Conv2d_2b_3x3, Conv2d_4a_3x3, Mixed_5d, Mixed_6e, Mixed_7c.
+// The strides are nominal: unpadded convs and pools make a 299 input 147, 71, 35, 17, 8.
+FeatureSpec detail::inceptionv3_features() {
+  return {.stages = {{64, 2, "layers.0.2"},
+                     {192, 4, "layers.0.5"},
+                     {288, 8, "layers.0.9"},
+                     {768, 16, "layers.0.14"},
+                     {2048, 32, "layers.0.17"}}};
+}
+
 Inceptionv3::Inceptionv3(const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("Inceptionv3", inceptionv3({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }(), o.pretrain)) {}
+        Model m("Inceptionv3", inceptionv3({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
+        m->features = detail::inceptionv3_features();
+        return m;
+      }(), o.pretrain, "inception_v3")) {}
 
 }  // namespace metalhead

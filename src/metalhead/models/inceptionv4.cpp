@@ -123,15 +123,43 @@ flux::Chain inceptionresnetv2(const InceptionOptions& o) {
   return head(1536, o, flux::Chain(std::move(layers)));
 }
 
+namespace {
+
+// timm's feature_info; our backbone's layers are timm's `features` one for one. The r4
+// stage is timm's features.3 (Mixed3a, 160 planes), not the last r4 map (Mixed4a, 192).
+FeatureSpec inceptionv4_features() {
+  return {.stages = {{64, 2, "layers.0.2"},
+                     {160, 4, "layers.0.3"},
+                     {384, 8, "layers.0.9"},       // the last InceptionA
+                     {1024, 16, "layers.0.17"},    // the last InceptionB
+                     {1536, 32, "layers.0.21"}}};  // the last InceptionC
+}
+
+// timm's conv2d_2b, conv2d_4a, repeat (the 10 Block35), repeat_1 (the 20 Block17) and
+// conv2d_7b; our backbone lays timm's Sequentials out flat.
+FeatureSpec inceptionresnetv2_features() {
+  return {.stages = {{64, 2, "layers.0.2"},
+                     {192, 4, "layers.0.5"},
+                     {320, 8, "layers.0.17"},      // mixed_5b at 7, then Block35 at 8–17
+                     {1088, 16, "layers.0.38"},    // mixed_6a at 18, then Block17 at 19–38
+                     {1536, 32, "layers.0.50"}}};  // mixed_7a, 10 Block8, then conv2d_7b at 50
+}
+
+}  // namespace
+
 Inceptionv4::Inceptionv4(const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("Inceptionv4", inceptionv4({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }(), o.pretrain)) {}
+        Model m("Inceptionv4", inceptionv4({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
+        m->features = inceptionv4_features();
+        return m;
+      }(), o.pretrain, "inception_v4")) {}
 
 InceptionResNetv2::InceptionResNetv2(const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("InceptionResNetv2", inceptionresnetv2({.inchannels = o.inchannels, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        Model m("InceptionResNetv2", inceptionresnetv2({.inchannels = o.inchannels, .nclasses = o.nclasses}),
+                o.inchannels);
+        m->features = inceptionresnetv2_features();
+        return m;
+      }(), o.pretrain, "inception_resnet_v2")) {}
 
 }  // namespace metalhead

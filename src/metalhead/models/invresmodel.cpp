@@ -11,6 +11,7 @@
 #include <cmath>
 #include <functional>
 #include <stdexcept>
+#include <string>
 
 namespace metalhead {
 namespace {
@@ -44,6 +45,12 @@ flux::Layer block(const IRStage& s, int64_t in, int64_t out, int64_t stride, std
                                              .se_gate_activation = o.se_gate_activation},
                                    .fused = s.block == IRBlock::fused_mbconv,
                                    .stochastic_depth_prob = sd_prob});
+}
+
+// How many layers conv_norm splices in: the conv, then what the norm layer makes (one
+// BatchNorm with the activation fused, or a norm and a separate activation).
+size_t conv_norm_length(const layers::NormLayer& norm, int64_t planes, const flux::Activation& activation) {
+  return norm ? 1 + norm(planes, activation).size() : 1;
 }
 
 }  // namespace
@@ -85,6 +92,29 @@ flux::Chain build_invresmodel(const std::vector<IRStage>& stages, const InvResMo
                                                   {flux::hardswish, flux::identity}, {.dropout_prob = o.dropout_prob})
                       : layers::create_classifier(inplanes, o.nclasses, flux::identity, {.dropout_prob = o.dropout_prob});
   return flux::Chain(flux::Chain(std::move(backbone)), classifier);
+}
+
+FeatureSpec invresmodel_features(const std::vector<IRStage>& stages, const InvResModelOptions& o, bool head_is_stage) {
+  if (stages.empty()) throw std::invalid_argument("invresmodel_features: the configuration table has no stages");
+  auto at = [](size_t index) { return "layers.0." + std::to_string(index); };
+  // The end of every part of the backbone, in order, as build_invresmodel lays it out.
+  const int64_t stem = scaled_planes(static_cast<double>(o.inplanes), o.width_mult, o.divisor);
+  size_t index = conv_norm_length(o.norm_layer, stem, o.stem_activation);
+  int64_t reduction = 2;
+  std::vector<FeatureInfo> ends = {{stem, reduction, at(index - 1)}};
+  for (const auto& s : stages) {
+    reduction *= s.stride;
+    ends.push_back({scaled_planes(static_cast<double>(s.outplanes), o.width_mult, o.divisor), reduction, at(index++)});
+  }
+  if (head_is_stage && o.headplanes > 0) {
+    index += conv_norm_length(o.norm_layer, o.headplanes, stages.back().activation);
+    ends.push_back({o.headplanes, reduction, at(index - 1)});
+  }
+  FeatureSpec spec;
+  for (size_t i = 0; i < ends.size(); ++i) {
+    if (i + 1 == ends.size() || ends[i + 1].reduction != ends[i].reduction) spec.stages.push_back(ends[i]);
+  }
+  return spec;
 }
 
 }  // namespace metalhead

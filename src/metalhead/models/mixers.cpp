@@ -151,16 +151,20 @@ namespace {
 
 // The shared tail of the high-level types: checks, then mlpmixer with the family's block.
 Model build_mixer(const std::string& who, const MixerModelOptions& o, int64_t default_patch, int64_t depth,
-                  int64_t embedplanes, layers::NormLayer norm_layer, MixerBlockBuilder block) {
+                  int64_t embedplanes, layers::NormLayer norm_layer, MixerBlockBuilder block, const std::string& row) {
   std::vector<int64_t> patch = o.patch_size.empty() ? std::vector<int64_t>{default_patch, default_patch} : o.patch_size;
   check_patches(who, o.imsize, patch);
-  return detail::pretrained(Model(who,
-                                  mlpmixer(block, o.imsize,
-                                           {.norm_layer = std::move(norm_layer), .patch_size = patch,
-                                            .embedplanes = embedplanes, .depth = depth, .inchannels = o.inchannels,
-                                            .nclasses = o.nclasses}),
-                                  o.inchannels),
-                            o.pretrain);
+  Model m(who,
+          mlpmixer(block, o.imsize,
+                   {.norm_layer = std::move(norm_layer), .patch_size = patch, .embedplanes = embedplanes,
+                    .depth = depth, .inchannels = o.inchannels, .nclasses = o.nclasses}),
+          o.inchannels);
+  // timm's feature_info: every block, at the patch size (tokens without a class token).
+  m->features.prefix_tokens = 0;
+  for (int64_t i = 0; i < depth; ++i) m->features.stages.push_back({embedplanes, patch[0], "layers.0.1." + std::to_string(i)});
+  return detail::pretrained(std::move(m),
+                            o.pretrain,
+                            o.imsize == std::vector<int64_t>{224, 224} && patch[0] == patch[1] ? row + (row.empty() ? "" : "_224") : "");
 }
 
 }  // namespace
@@ -171,7 +175,9 @@ MLPMixer::MLPMixer(std::string_view config, const MixerModelOptions& o)
         return build_mixer("MLPMixer", o, 16, c.depth, c.embedplanes, torch_layer_norm(1e-6),
                            [](int64_t planes, int64_t npatches, double p) -> flux::Layer {
                              return mixerblock(planes, npatches, {.stochastic_depth_prob = p});
-                           });
+                           },
+                           "mixer_" + std::string(c.name.substr(0, 1)) +
+                               std::to_string(o.patch_size.empty() ? 16 : o.patch_size[0]));
       }()) {}
 
 ResMLP::ResMLP(std::string_view config, const MixerModelOptions& o)
@@ -180,7 +186,8 @@ ResMLP::ResMLP(std::string_view config, const MixerModelOptions& o)
         return build_mixer("ResMLP", o, c.patch_size, c.depth, c.embedplanes, affine(),
                            [ls = c.layerscale_init](int64_t planes, int64_t npatches, double p) -> flux::Layer {
                              return resmixerblock(planes, npatches, {.layerscale_init = ls, .stochastic_depth_prob = p});
-                           });
+                           },
+                           o.patch_size.empty() || o.patch_size[0] == c.patch_size ? "resmlp_" + std::string(c.name) : "");
       }()) {}
 
 gMLP::gMLP(std::string_view config, const MixerModelOptions& o)
@@ -189,7 +196,10 @@ gMLP::gMLP(std::string_view config, const MixerModelOptions& o)
         return build_mixer("gMLP", o, 16, c.depth, c.embedplanes, torch_layer_norm(1e-6),
                            [r = c.mlp_ratio](int64_t planes, int64_t npatches, double p) -> flux::Layer {
                              return spatialgatingblock(planes, npatches, {.mlp_ratio = r, .stochastic_depth_prob = p});
-                           });
+                           },
+                           o.patch_size.empty() || o.patch_size[0] == 16
+                               ? "gmlp_" + std::string(c.name == "tiny" ? "ti" : c.name.substr(0, 1)) + "16"
+                               : "");
       }()) {}
 
 namespace detail {

@@ -110,86 +110,120 @@ const std::map<std::string, MNASNetConfig>& mnasnet_configs() {
   return table;
 }
 
+// The builder's options for each model: what mobilenetv1(...) and friends build, and
+// what their feature stages are read from.
+InvResModelOptions mobilenetv1_options(const MobileNetv1Options& o) {
+  return {.width_mult = o.width_mult,
+          .inplanes = o.inplanes,
+          .stem_activation = relu6,
+          .dropout_prob = o.dropout_prob,
+          .inchannels = o.inchannels,
+          .nclasses = o.nclasses};
+}
+
+InvResModelOptions mobilenetv2_options(const MobileNetv2Options& o) {
+  return {.width_mult = o.width_mult,
+          .inplanes = o.inplanes,
+          .stem_activation = relu6,
+          .headplanes = scaled_planes(static_cast<double>(o.max_width), std::max(1.0, o.width_mult)),
+          .dropout_prob = o.dropout_prob,
+          .inchannels = o.inchannels,
+          .nclasses = o.nclasses};
+}
+
+InvResModelOptions mobilenetv3_options(const V3Config& c, const MobileNetv3Options& o) {
+  const int64_t last = scaled_planes(static_cast<double>(c.stages.back().outplanes), o.width_mult);
+  return {.width_mult = o.width_mult,
+          .inplanes = 16,
+          .stem_activation = hardswish,
+          .norm_layer = layers::batch_norm({.eps = 1e-3, .momentum = 0.01}),
+          .se_from_explanes = true,
+          .se_round = true,
+          .se_activation = relu,
+          .se_gate_activation = flux::hardsigmoid,
+          .headplanes = 6 * last,
+          .hidden_planes = scaled_planes(static_cast<double>(c.hidden), o.width_mult),
+          .dropout_prob = o.dropout_prob,
+          .inchannels = o.inchannels,
+          .nclasses = o.nclasses};
+}
+
+InvResModelOptions mnasnet_options(const std::string& config, const MNASNetConfig& c, const MNASNetOptions& o) {
+  return {.width_mult = o.width_mult,
+          .inplanes = c.inplanes,
+          .norm_layer = layers::batch_norm({.momentum = 3e-4}),
+          .dwsep_pw_activation = false,
+          .dwsep_skip = config == "small",
+          .headplanes = o.max_width,
+          .dropout_prob = o.dropout_prob,
+          .inchannels = o.inchannels,
+          .nclasses = o.nclasses};
+}
+
 }  // namespace
 
 flux::Chain mobilenetv1(const MobileNetv1Options& o) {
-  return build_invresmodel(mobilenetv1_stages(), {.width_mult = o.width_mult,
-                                                .inplanes = o.inplanes,
-                                                .stem_activation = relu6,
-                                                .dropout_prob = o.dropout_prob,
-                                                .inchannels = o.inchannels,
-                                                .nclasses = o.nclasses});
+  return build_invresmodel(mobilenetv1_stages(), mobilenetv1_options(o));
 }
 
 flux::Chain mobilenetv2(const MobileNetv2Options& o) {
-  return build_invresmodel(mobilenetv2_stages(),
-                           {.width_mult = o.width_mult,
-                            .inplanes = o.inplanes,
-                            .stem_activation = relu6,
-                            .headplanes = scaled_planes(static_cast<double>(o.max_width), std::max(1.0, o.width_mult)),
-                            .dropout_prob = o.dropout_prob,
-                            .inchannels = o.inchannels,
-                            .nclasses = o.nclasses});
+  return build_invresmodel(mobilenetv2_stages(), mobilenetv2_options(o));
 }
 
 flux::Chain mobilenetv3(const std::string& config, const MobileNetv3Options& o) {
   const auto& c = detail::lookup_config(mobilenetv3_configs(), "mobilenetv3", config);
-  const int64_t last = scaled_planes(static_cast<double>(c.stages.back().outplanes), o.width_mult);
-  return build_invresmodel(c.stages, {.width_mult = o.width_mult,
-                                      .inplanes = 16,
-                                      .stem_activation = hardswish,
-                                      .norm_layer = layers::batch_norm({.eps = 1e-3, .momentum = 0.01}),
-                                      .se_from_explanes = true,
-                                      .se_round = true,
-                                      .se_activation = relu,
-                                      .se_gate_activation = flux::hardsigmoid,
-                                      .headplanes = 6 * last,
-                                      .hidden_planes = scaled_planes(static_cast<double>(c.hidden), o.width_mult),
-                                      .dropout_prob = o.dropout_prob,
-                                      .inchannels = o.inchannels,
-                                      .nclasses = o.nclasses});
+  return build_invresmodel(c.stages, mobilenetv3_options(c, o));
 }
 
 flux::Chain mnasnet(const std::string& config, const MNASNetOptions& o) {
   const auto& c = detail::lookup_config(mnasnet_configs(), "mnasnet", config);
-  return build_invresmodel(c.stages, {.width_mult = o.width_mult,
-                                      .inplanes = c.inplanes,
-                                      .norm_layer = layers::batch_norm({.momentum = 3e-4}),
-                                      .dwsep_pw_activation = false,
-                                      .dwsep_skip = config == "small",
-                                      .headplanes = o.max_width,
-                                      .dropout_prob = o.dropout_prob,
-                                      .inchannels = o.inchannels,
-                                      .nclasses = o.nclasses});
+  return build_invresmodel(c.stages, mnasnet_options(config, c, o));
 }
 
 MobileNetv1::MobileNetv1(double width_mult, const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("MobileNetv1",
-                     mobilenetv1({.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        const MobileNetv1Options options{.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses};
+        Model m("MobileNetv1", mobilenetv1(options), o.inchannels);
+        m->features = invresmodel_features(mobilenetv1_stages(), mobilenetv1_options(options));
+        return m;
+      }(), o.pretrain, width_mult == 1.0 ? "mobilenetv1_100" : "")) {}
 
 MobileNetv2::MobileNetv2(double width_mult, const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("MobileNetv2",
-                     mobilenetv2({.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        const MobileNetv2Options options{.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses};
+        Model m("MobileNetv2", mobilenetv2(options), o.inchannels);
+        // The 1280-wide last conv is not a stage: timm's feature_info ends at the 320 planes.
+        m->features = invresmodel_features(mobilenetv2_stages(), mobilenetv2_options(options));
+        return m;
+      }(), o.pretrain, width_mult == 1.0 ? "mobilenet_v2" : "")) {}
 
 MobileNetv3::MobileNetv3(const std::string& config, const ModelOptions& o, double width_mult)
     : Model(detail::pretrained([&] {
-        return Model("MobileNetv3",
-                     mobilenetv3(config, {.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        const MobileNetv3Options options{.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses};
+        Model m("MobileNetv3", mobilenetv3(config, options), o.inchannels);
+        // timm's MobileNetv3 counts the last 1×1 conv (960 or 576 planes) as its last stage.
+        const auto& c = mobilenetv3_configs().at(config);
+        m->features = invresmodel_features(c.stages, mobilenetv3_options(c, options), true);
+        return m;
+      }(), o.pretrain, width_mult == 1.0 ? "mobilenet_v3_" + config : "")) {}
 
 MNASNet::MNASNet(const std::string& config, const ModelOptions& o, double width_mult)
     : Model(detail::pretrained([&] {
-        return Model("MNASNet",
-                     mnasnet(config, {.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        const MNASNetOptions options{.width_mult = width_mult, .inchannels = o.inchannels, .nclasses = o.nclasses};
+        Model m("MNASNet", mnasnet(config, options), o.inchannels);
+        const auto& c = mnasnet_configs().at(config);
+        m->features = invresmodel_features(c.stages, mnasnet_options(config, c, options));
+        return m;
+      }(), o.pretrain, [&]() -> std::string {
+        if (config == "B1") {
+          for (auto [name, w] : {std::pair{"mnasnet0_5", 0.5}, {"mnasnet0_75", 0.75}, {"mnasnet1_0", 1.0}, {"mnasnet1_3", 1.3}}) {
+            if (w == width_mult) return name;
+          }
+          return "";
+        }
+        if (width_mult != 1.0) return "";
+        return config == "A1" ? "semnasnet_100" : config == "small" ? "mnasnet_small" : "";
+      }())) {}
 
 namespace detail {
 

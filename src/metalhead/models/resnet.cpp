@@ -355,10 +355,31 @@ const std::vector<int64_t> kAllDepths = {18, 34, 50, 101, 152};
 const std::vector<int64_t> kLargeDepths = {50, 101, 152};
 
 // A high-level type: its depth looked up in the table, the pretrain check, `resnet`.
+// timm's feature_info: the stem's activation (before its pool), then each stage.
+FeatureSpec resnet_features(BlockType block, const std::vector<int64_t>& repeats, const ResNetOptions& o) {
+  const int64_t stem = o.stem_type == StemType::default_stem ? o.inplanes : 2 * o.stem_width;
+  FeatureSpec spec{.stages = {{stem, 2, "layers.0.0.1"}}};
+  const auto planes = o.planes_fn(repeats);
+  const int64_t expansion = block == BlockType::basicblock ? 1 : 4;
+  int64_t reduction = 4, last = -1;
+  for (size_t s = 0; s < repeats.size(); ++s) {
+    for (int64_t b = 1; b <= repeats[s]; ++b) reduction *= o.stride_fn(static_cast<int64_t>(s) + 1, b);
+    last += repeats[s];
+    spec.stages.push_back({planes.at(last) * expansion, reduction, "layers.0." + std::to_string(s + 1)});
+  }
+  return spec;
+}
+
 Model resnet_model(const std::string& name, int64_t depth, const std::vector<int64_t>& allowed, bool pretrain,
-                   const ResNetOptions& options, std::optional<BlockType> block = std::nullopt) {
+                   const ResNetOptions& options, const std::string& row, std::optional<BlockType> block = std::nullopt) {
   const auto& c = config(name, depth, allowed);
-  return detail::pretrained(Model(name, resnet(block.value_or(c.block), c.repeats, options), options.inchannels), pretrain);
+  Model m(name, resnet(block.value_or(c.block), c.repeats, options), options.inchannels);
+  m->features = resnet_features(block.value_or(c.block), c.repeats, options);
+  return detail::pretrained(std::move(m), pretrain, row);
+}
+
+std::string resnext_row(const std::string& prefix, int64_t depth, int64_t cardinality, int64_t base_width) {
+  return prefix + std::to_string(depth) + "_" + std::to_string(cardinality) + "x" + std::to_string(base_width) + "d";
 }
 
 flux::Layer se(int64_t planes) { return layers::squeeze_excite(planes); }
@@ -366,31 +387,40 @@ flux::Layer se(int64_t planes) { return layers::squeeze_excite(planes); }
 }  // namespace
 
 ResNet::ResNet(int64_t depth, const ModelOptions& o)
-    : Model(resnet_model("ResNet", depth, kAllDepths, o.pretrain, {.inchannels = o.inchannels, .nclasses = o.nclasses})) {}
+    : Model(resnet_model("ResNet", depth, kAllDepths, o.pretrain, {.inchannels = o.inchannels, .nclasses = o.nclasses},
+                         "resnet" + std::to_string(depth))) {}
 
 WideResNet::WideResNet(int64_t depth, const ModelOptions& o)
     : Model(resnet_model("WideResNet", depth, {50, 101}, o.pretrain,
-                         {.base_width = 128, .inchannels = o.inchannels, .nclasses = o.nclasses})) {}
+                         {.base_width = 128, .inchannels = o.inchannels, .nclasses = o.nclasses},
+                         "wide_resnet" + std::to_string(depth) + "_2")) {}
 
 ResNeXt::ResNeXt(int64_t depth, const ResNeXtOptions& o)
     : Model(resnet_model("ResNeXt", depth, kLargeDepths, o.pretrain,
                          {.cardinality = o.cardinality, .base_width = o.base_width, .inchannels = o.inchannels,
-                          .nclasses = o.nclasses})) {}
+                          .nclasses = o.nclasses},
+                         resnext_row("resnext", depth, o.cardinality, o.base_width))) {}
 
 SEResNet::SEResNet(int64_t depth, const ModelOptions& o)
     : Model(resnet_model("SEResNet", depth, kAllDepths, o.pretrain,
-                         {.attn_fn = se, .inchannels = o.inchannels, .nclasses = o.nclasses})) {}
+                         {.attn_fn = se, .inchannels = o.inchannels, .nclasses = o.nclasses},
+                         "seresnet" + std::to_string(depth))) {}
 
 SEResNeXt::SEResNeXt(int64_t depth, const ResNeXtOptions& o)
     : Model(resnet_model("SEResNeXt", depth, kLargeDepths, o.pretrain,
                          {.cardinality = o.cardinality, .base_width = o.base_width, .attn_fn = se,
-                          .inchannels = o.inchannels, .nclasses = o.nclasses})) {}
+                          .inchannels = o.inchannels, .nclasses = o.nclasses},
+                         resnext_row("seresnext", depth, o.cardinality, o.base_width))) {}
 
 namespace {
 Model res2net_model(const std::string& name, int64_t depth, const Res2NetOptions& o) {
   return resnet_model(name, depth, kLargeDepths, o.pretrain,
                       {.cardinality = o.cardinality, .base_width = o.base_width, .scale = o.scale,
                        .inchannels = o.inchannels, .nclasses = o.nclasses},
+                      name == "Res2NeXt" ? (depth == 50 && o.scale == 4 && o.base_width == 4 && o.cardinality == 8 ? "res2next50" : "")
+                      : o.cardinality == 1 ? "res2net" + std::to_string(depth) + "_" + std::to_string(o.base_width) + "w_" +
+                                                 std::to_string(o.scale) + "s"
+                                           : "",
                       BlockType::bottle2neck);
 }
 }  // namespace

@@ -44,10 +44,24 @@ flux::Chain squeezenet(const SqueezeNetOptions& o) {
   return flux::Chain(flux::Chain(std::move(b)), classifier);
 }
 
+namespace {
+// The activation before each pool, and the last fire module (torchvision's features
+// 1, 5, 10, 12 for 1.0 and 1, 4, 7, 12 for 1.1: ours fold each ReLU into its conv).
+Model with_features(Model m, const std::string& version) {
+  if (version == "1.0") {
+    m->features.stages = {{96, 2, "layers.0.0"}, {256, 4, "layers.0.4"}, {512, 8, "layers.0.9"}, {512, 16, "layers.0.11"}};
+  } else {
+    m->features.stages = {{64, 2, "layers.0.0"}, {128, 4, "layers.0.3"}, {256, 8, "layers.0.6"}, {512, 16, "layers.0.11"}};
+  }
+  return m;
+}
+}  // namespace
+
 SqueezeNet::SqueezeNet(const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("SqueezeNet", squeezenet({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }(), o.pretrain)) {}
+        return with_features(Model("SqueezeNet", squeezenet({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels),
+                             "1.1");
+      }(), o.pretrain, "squeezenet1_1")) {}
 
 namespace detail {
 
@@ -56,8 +70,10 @@ std::vector<ModelInfo> squeezenet_entries() {
   for (std::string v : {"1.0", "1.1"}) {
     std::string name = "squeezenet1_" + v.substr(2);
     out.push_back({name, {}, "SqueezeNet", "torchvision", {224, 224}, [v](const ModelOptions& o) {
-                     return Model("SqueezeNet", squeezenet({.version = v, .inchannels = o.inchannels, .nclasses = o.nclasses}),
-                                  o.inchannels);
+                     return with_features(
+                         Model("SqueezeNet", squeezenet({.version = v, .inchannels = o.inchannels, .nclasses = o.nclasses}),
+                               o.inchannels),
+                         v);
                    }});
   }
   return out;

@@ -216,7 +216,7 @@ Model unet_model(const flux::Chain& backbone, const UNetModelOptions& o) {
   auto [layers, downsampling] =
       build_unet(backbone, {.imsize = o.imsize, .inchannels = o.inchannels, .outplanes = o.outplanes});
   return detail::pretrained(Model(std::shared_ptr<ModelImpl>(std::make_shared<UNetImpl>(layers, o.inchannels, downsampling))),
-                            o.pretrain);
+                            o.pretrain, "", "UNet has no pretrained weights (Metalhead publishes none)");
 }
 
 }  // namespace

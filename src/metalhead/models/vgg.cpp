@@ -28,6 +28,20 @@ const std::vector<VGGStage>& config(int64_t depth) {
   return it->second;
 }
 
+// timm's feature_info: each stage's last activation (before its pool), then the last pool.
+FeatureSpec vgg_features(const std::vector<VGGStage>& config, bool batchnorm) {
+  FeatureSpec spec;
+  int64_t index = -1, reduction = 1;
+  for (const auto& [planes, depth] : config) {
+    index += depth * (batchnorm ? 2 : 1);  // conv_norm: Conv(relu), or Conv then BatchNorm(relu)
+    spec.stages.push_back({planes, reduction, "layers.0." + std::to_string(index)});
+    ++index;  // the max pool
+    reduction *= 2;
+  }
+  spec.stages.push_back({config.back().first, reduction, "layers.0." + std::to_string(index)});
+  return spec;
+}
+
 }  // namespace
 
 flux::Chain vgg(std::vector<int64_t> imsize, const VGGOptions& o) {
@@ -64,8 +78,15 @@ VGG::VGG(int64_t depth, const VGGModelOptions& o)
         const auto& c = config(depth);
         auto layers = vgg(o.imsize, {.config = c, .batchnorm = o.batchnorm, .dropout_prob = 0.5,
                                      .inchannels = o.inchannels, .nclasses = o.nclasses});
-        return Model("VGG", layers, o.inchannels);
-      }(), o.pretrain)) {}
+        Model m("VGG", layers, o.inchannels);
+        m->features = vgg_features(c, o.batchnorm);
+        return m;
+      }(), o.pretrain,
+                    o.imsize == std::vector<int64_t>{224, 224} && !o.batchnorm ? "vgg" + std::to_string(depth) : "",
+                    o.batchnorm ? "Metalhead's VGG has no conv bias next to a BatchNorm, torchvision's vgg" +
+                                      std::to_string(depth) + "_bn has one (create_model(\"vgg" + std::to_string(depth) +
+                                      "_bn\") is torchvision's architecture)"
+                                : "the weights are for 224×224 images (VGG's classifier takes a fixed-size map)")) {}
 
 namespace detail {
 
@@ -80,7 +101,9 @@ std::vector<ModelInfo> vgg_entries() {
                                                       .pool_layer = layers::adaptive_avg_pool({7, 7}),
                                                       .dropout_prob = 0.5, .inchannels = o.inchannels,
                                                       .nclasses = o.nclasses});
-                       return Model("VGG", layers, o.inchannels);
+                       Model m("VGG", layers, o.inchannels);
+                       m->features = vgg_features(cfg, bn);
+                       return m;
                      }});
     }
   }

@@ -141,12 +141,24 @@ ViT::ViT(const std::string& config, const ViTModelOptions& o)
         const auto imsize = two_dims("ViT", "imsize", o.imsize);
         const auto patch = two_dims("ViT", "patch_size", o.patch_size);
         check_divisible("ViT", imsize, patch);
-        return Model("ViT",
-                     vit(imsize, {.inchannels = o.inchannels, .patch_size = patch, .embedplanes = c.embedplanes,
-                                  .depth = c.depth, .nheads = c.nheads, .mlp_ratio = c.mlp_ratio, .dropout_prob = 0.0,
-                                  .emb_dropout_prob = 0.0, .pool = o.pool, .nclasses = o.nclasses}),
-                     o.inchannels);
-      }(), o.pretrain)) {}
+        Model m("ViT",
+                vit(imsize, {.inchannels = o.inchannels, .patch_size = patch, .embedplanes = c.embedplanes,
+                             .depth = c.depth, .nheads = c.nheads, .mlp_ratio = c.mlp_ratio, .dropout_prob = 0.0,
+                             .emb_dropout_prob = 0.0, .pool = o.pool, .nclasses = o.nclasses}),
+                o.inchannels);
+        // timm's feature_info: every block, at the patch size; the token pool is the head's.
+        m->features = {.head_start = 5, .prefix_tokens = 1};
+        for (int64_t i = 0; i < c.depth; ++i) {
+          m->features.stages.push_back({c.embedplanes, patch[0], "layers.0.4." + std::to_string(i)});
+        }
+        return m;
+      }(), o.pretrain, [&]() -> std::string {
+        if (o.imsize != std::vector<int64_t>{224, 224} || o.pool != TokenPool::class_token) return "";
+        for (const auto& e : kViTEntries) {
+          if (e.config == config && std::vector<int64_t>{e.patch, e.patch} == two_dims("ViT", "patch_size", o.patch_size)) return e.name;
+        }
+        return "";
+      }())) {}
 
 namespace detail {
 

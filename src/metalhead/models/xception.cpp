@@ -4,6 +4,7 @@
 #include <metalhead/layers/classifier.h>
 
 #include "entries.h"
+#include "inception_common.h"
 
 #include <flux/conv.h>
 #include <flux/normalise.h>
@@ -57,9 +58,23 @@ flux::Chain xception(const XceptionOptions& o) {
                      layers::create_classifier(2048, o.nclasses, flux::identity, {.dropout_prob = o.dropout_prob}));
 }
 
+// timm's act2, block2.rep.0, block3.rep.0, block12.rep.0 and act4. The middle three are
+// the relu opening the next block, inside its Parallel where no feature point can be;
+// ours are the block outputs before it (block1, block2, block11): the same shapes, with
+// timm's values relu of ours.
+FeatureSpec detail::xception_features() {
+  return {.stages = {{64, 2, "layers.0.3"},
+                     {128, 4, "layers.0.4"},
+                     {256, 8, "layers.0.5"},
+                     {728, 16, "layers.0.14"},
+                     {2048, 32, "layers.0.19"}}};
+}
+
 Xception::Xception(const ModelOptions& o)
     : Model(detail::pretrained([&] {
-        return Model("Xception", xception({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
-      }(), o.pretrain)) {}
+        Model m("Xception", xception({.inchannels = o.inchannels, .nclasses = o.nclasses}), o.inchannels);
+        m->features = detail::xception_features();
+        return m;
+      }(), o.pretrain, "legacy_xception")) {}
 
 }  // namespace metalhead

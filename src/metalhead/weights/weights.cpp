@@ -1,5 +1,6 @@
 // weights.cpp — load_weights / save_weights over the safetensors and .pth readers.
 #include <metalhead/weights.h>
+#include <metalhead/features.h>
 #include <metalhead/regular_file.h>
 #include <metalhead/registry.h>
 #include <metalhead/placeholders.h>
@@ -9,7 +10,9 @@
 #include "naming.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <utility>
 #include <fstream>
 #include <map>
 #include <set>
@@ -81,6 +84,18 @@ weights::detail::KeyMap key_map(const Model& model, Naming naming) {
 }
 
 }  // namespace
+
+namespace weights {
+
+Tensor adapt_input_conv(const Tensor& weight, int64_t inchannels) {
+  if (weight.dim() != 4 || weight.size(1) == inchannels) return weight;
+  if (weight.size(1) != 3) return weight;  // not an RGB stem: the shape check reports it
+  if (inchannels == 1) return weight.sum(1, /*keepdim=*/true);
+  const int64_t repeat = (inchannels + 2) / 3;
+  return weight.repeat({1, repeat, 1, 1}).slice(1, 0, inchannels) * (3.0 / static_cast<double>(inchannels));
+}
+
+}  // namespace weights
 
 std::string LoadReport::summary() const {
   std::ostringstream os;
@@ -165,18 +180,27 @@ LoadReport load_weights(Model& model, NamedTensors file, const std::string& sour
   // Check everything into temporaries first; the model changes only if all is well.
   std::vector<std::pair<size_t, Tensor>> staged;  // (index into ours, value)
   std::set<std::string> used;
+  const std::set<std::string> keep(options.keep.begin(), options.keep.end());
+  bool first_conv = true;  // adapt_inchannels applies to the first 4-D weight only
   for (size_t i = 0; i < ours.size(); ++i) {
     const auto& [name, target] = ours[i];
     auto named = keys.find(name);
     if (named == keys.end()) throw std::logic_error(where + ": no " + naming_name(report.naming) + " name for " + name);
     const std::string& key = named->second;
     auto it = by_name.find(key);
+    if (keep.count(name)) {
+      if (it != by_name.end()) used.insert(key);
+      continue;
+    }
     if (it == by_name.end()) {
       report.missing.push_back(key == name ? name : key + " (our " + name + ")");
       continue;
     }
     used.insert(key);
     Tensor value = file[it->second].second;
+    if (target.dim() == 4 && std::exchange(first_conv, false) && options.adapt_inchannels) {
+      value = weights::adapt_input_conv(value, target.size(1));
+    }
     const bool same = value.sizes() == target.sizes();
     // A leading or trailing 1 differs between layouts (torchvision's ViT position
     // embedding is [1, T, D], ours [T, D]): same elements, same order.
@@ -249,39 +273,36 @@ Model load_pretrained(Model model, const std::string& name) {
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(model->type_name + ": " + e.what());
   }
-  Model reference = placeholder_model(model_info(name), {.inchannels = model->inchannels});
-  if (classifier(reference)->repr() == classifier(model)->repr()) {
-    load_weights(model, path);
-    return model;
+  const PretrainedCfg& cfg = pretrained_cfg(name);
+  LoadOptions options{.adapt_inchannels = model->inchannels != 3};
+  // Another number of classes (transfer learning): the logits layer stays as initialised.
+  const size_t logits = detail::logits_index(model);
+  const std::string prefix = "layers.1." + std::to_string(logits) + ".";
+  bool other_classes = false;
+  for (const auto& [n, t] : our_tensors(*model.ptr())) {
+    if (n.rfind(prefix, 0) == 0 && t.dim() >= 1 && t.size(0) != cfg.num_classes) other_classes = true;
   }
-  // Another number of classes (transfer learning): the backbone's weights, a fresh classifier.
-  load_weights(reference, path);
-  const auto from = our_tensors(*backbone(reference));
-  auto to = our_tensors(*backbone(model));
-  if (from.size() != to.size()) throw std::logic_error("load_pretrained: " + name + ": backbones differ");
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < to.size(); ++i) {
-    if (from[i].second.sizes() != to[i].second.sizes()) {
-      throw std::runtime_error("load_pretrained(" + name + "): " + to[i].first + " is " + shape_of(to[i].second) +
-                               ", the pretrained backbone's " + shape_of(from[i].second));
+  if (other_classes) {
+    for (const auto& [n, t] : our_tensors(*model.ptr())) {
+      if (n.rfind(prefix, 0) == 0) options.keep.push_back(n);
     }
-    fill_placeholder(to[i].second, from[i].second);
   }
+  load_weights(model, path, options);
   return model;
 }
 
 namespace detail {
 
-Model pretrained(Model model, bool pretrain) {
+Model pretrained(Model model, bool pretrain, std::string row, const std::string& why_none) {
+  if (!row.empty()) row = is_registered(row) ? model_info(row).name : "";
+  model->row = row;
   if (!pretrain) return model;
-  const std::string mine = backbone(model)->repr();
-  for (const auto& info : registered_models()) {
-    if (info.family != model->type_name) continue;
-    Model candidate = placeholder_model(info, {.inchannels = model->inchannels});
-    if (backbone(candidate)->repr() == mine) return load_pretrained(std::move(model), info.name);
+  if (row.empty()) {
+    throw std::invalid_argument("pretrain: " + model->type_name + ": " +
+                                (why_none.empty() ? std::string("no registry model has this configuration") : why_none) +
+                                ", so there are no weights for it; see list_models()");
   }
-  throw std::invalid_argument("pretrain: no registry model has this " + model->type_name +
-                              "'s architecture, so there are no weights for it; see list_models()");
+  return load_pretrained(std::move(model), row);
 }
 
 }  // namespace detail

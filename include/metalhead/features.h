@@ -1,0 +1,76 @@
+// features.h — timm's feature API for every model of the zoo.
+//
+//   auto m = metalhead::create_model("resnet50", {.pretrain = true});
+//   for (auto& f : metalhead::feature_info(m)) ...      // {64, 2, "layers.0.0.2"}, {256, 4, ...}, ...
+//   auto pyramid = metalhead::features(m, {.out_indices = {1, 2, 3, 4}});
+//   std::vector<Tensor> maps = pyramid(images);          // strides 4, 8, 16, 32
+//   Tensor f = metalhead::forward_features(m, images);   // [N, 2048, 7, 7]
+//   Tensor logits = metalhead::forward_head(m, f);       // == m(images)
+//   metalhead::reset_classifier(m, 10);                  // a fresh 10-class head
+//
+// The stages are timm's `feature_info` where timm has the model (the same channels and
+// reductions), and otherwise the output before each downsampling and the last map.
+#pragma once
+
+#include <metalhead/model.h>
+
+#include <string>
+#include <vector>
+
+namespace metalhead {
+
+/// feature_info(model): one entry per stage, in order. Throws for a model whose builder
+/// recorded none (a Model made from a bare Chain).
+const std::vector<FeatureInfo>& feature_info(const Model& model);
+
+struct FeatureOptions {
+  std::vector<int64_t> out_indices = {};  // indices into feature_info; empty: every stage
+};
+
+/// The multi-scale feature maps of a model: callable on [N, C, H, W] images, giving
+/// one [N, channels, H / reduction, W / reduction] map per selected stage. It shares the
+/// model's layers (training it trains the model) and runs the backbone only as far as
+/// the last selected stage. Token models (ViT, the MLP mixers) give their block outputs
+/// as maps, the class token dropped.
+class FeatureExtractor {
+ public:
+  FeatureExtractor(Model model, std::vector<size_t> indices);
+  std::vector<Tensor> operator()(const Tensor& images) const;
+  /// The selected stages' info, in the order the maps come.
+  std::vector<FeatureInfo> info() const;
+  const Model& model() const { return model_; }
+
+ private:
+  Model model_;
+  std::vector<size_t> indices_;
+};
+
+/// features(model, {.out_indices}): throws for an index out of range or repeated.
+FeatureExtractor features(const Model& model, const FeatureOptions& options = {});
+
+/// forward_features(model, images): the backbone's unpooled last map ([N, C, h, w]), or
+/// the tokens ([N, T, D]) for token models: everything before the head.
+Tensor forward_features(const Model& model, const Tensor& images);
+
+/// forward_head(model, features, pre_logits = false): the rest of the model, so that
+/// forward_head(m, forward_features(m, x)) == m(x); with pre_logits, stops before the
+/// layer giving the logits (the pooled features a new classifier takes).
+Tensor forward_head(const Model& model, const Tensor& features, bool pre_logits = false);
+
+/// reset_classifier(model, nclasses, global_pool = "avg"): a freshly initialised layer
+/// of `nclasses` outputs in place of the logits layer (0: none, the head gives the pooled
+/// features), and the head's global pool set to "avg", "max", "avgmax" (their mean, as
+/// timm's) or "none" (only with nclasses 0: the unpooled map). A head with no global
+/// pool of its own (VGG's flatten, ViT's class token) takes only "avg", which keeps it.
+/// Bad arguments throw and leave the model unchanged.
+void reset_classifier(Model& model, int64_t nclasses, const std::string& global_pool = "avg");
+
+/// The number of features the logits layer takes (timm's num_features).
+int64_t num_features(const Model& model);
+
+namespace detail {
+/// The index in the head of the layer giving the logits (its last Dense or Conv).
+size_t logits_index(const Model& model);
+}  // namespace detail
+
+}  // namespace metalhead

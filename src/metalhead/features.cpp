@@ -1,0 +1,272 @@
+// features.cpp — feature_info, features, forward_features, forward_head, reset_classifier.
+#include <metalhead/features.h>
+
+#include <metalhead/layers/classifier.h>
+#include <metalhead/layers/pool.h>
+
+#include <flux/conv.h>
+#include <flux/dense.h>
+#include <flux/parallel.h>
+#include <flux/pooling.h>
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+namespace metalhead {
+namespace {
+
+using Path = std::vector<size_t>;
+
+const flux::ChainImpl& backbone_of(const Model& m) { return *(*m->layers)[0].as<flux::ChainImpl>(); }
+const flux::ChainImpl& head_of(const Model& m) { return *(*m->layers)[1].as<flux::ChainImpl>(); }
+
+size_t head_start(const Model& m) {
+  const auto& spec = m->features;
+  return spec.head_start < 0 ? backbone_of(m).size() : static_cast<size_t>(spec.head_start);
+}
+
+// "layers.0.3.1" → {3, 1}: the path inside the backbone.
+Path backbone_path(const Model& m, const std::string& module) {
+  const std::string prefix = "layers.0.";
+  if (module.rfind(prefix, 0) != 0) {
+    throw std::logic_error(m->type_name + ": feature module " + module + " is not inside the backbone");
+  }
+  Path path;
+  size_t at = prefix.size();
+  while (at <= module.size()) {
+    const size_t dot = std::min(module.find('.', at), module.size());
+    path.push_back(std::stoul(module.substr(at, dot - at)));
+    at = dot + 1;
+  }
+  return path;
+}
+
+// Runs `chain` on x, recording the outputs at `wanted[next...]` (paths in execution
+// order, from `depth` on relative to this chain); returns early once all are recorded.
+Tensor run_collecting(const flux::ChainImpl& chain, Tensor x, const std::vector<Path>& wanted, size_t depth,
+                      size_t& next, std::vector<Tensor>& out) {
+  for (size_t i = 0; i < chain.size() && next < wanted.size(); ++i) {
+    const Path& w = wanted[next];
+    if (w[depth] != i) {
+      x = chain[i](x);
+      continue;
+    }
+    if (w.size() > depth + 1) {
+      auto inner = chain[i].as<flux::ChainImpl>();
+      if (!inner) throw std::logic_error("features: a feature module lies inside " + chain[i]->repr() + ", not a Chain");
+      x = run_collecting(*inner, x, wanted, depth + 1, next, out);
+      // The stage may also end where the inner chain does.
+    } else {
+      x = chain[i](x);
+    }
+    while (next < wanted.size() && wanted[next].size() == depth + 1 && wanted[next][depth] == i) {
+      out.push_back(x);
+      ++next;
+    }
+  }
+  return x;
+}
+
+Tensor check_images(const Model& m, const Tensor& x, const char* who) {
+  if (x.dim() != 4 || x.size(1) != m->inchannels) {
+    throw std::invalid_argument(std::string(who) + "(" + m->type_name + "): expected [N, " +
+                                std::to_string(m->inchannels) + ", H, W] images, got a tensor of shape " +
+                                flux::shape_string(x));
+  }
+  return x;
+}
+
+// Tokens [N, T, D] to a map [N, D, H/r, W/r], the leading non-patch tokens dropped.
+Tensor tokens_to_map(const Tensor& t, int64_t prefix, int64_t h, int64_t w, const std::string& who) {
+  if (t.dim() != 3 || t.size(1) != prefix + h * w) {
+    throw std::logic_error(who + ": expected [N, " + std::to_string(prefix + h * w) + ", D] tokens, got " +
+                           flux::shape_string(t));
+  }
+  return t.slice(1, prefix).transpose(1, 2).reshape({t.size(0), t.size(2), h, w});
+}
+
+// What reset_classifier(model, 0) puts in the logits layer's place: the identity, which
+// remembers the features it passes on, so that a later reset can put a classifier back.
+class NoLogitsImpl : public flux::LayerImpl {
+ public:
+  NoLogitsImpl(int64_t features, bool conv) : features(features), conv(conv) {}
+  Tensor forward(const Tensor& x) override { return x; }
+  void pretty_print(std::ostream& os) const override { os << "NoLogits(" << features << ")"; }
+  int64_t features;
+  bool conv;  // the classifier it replaced was a 1×1 Conv
+};
+
+bool is_flatten(const flux::Layer& l) { return l->repr() == flux::Layer(flux::flatten)->repr(); }
+
+bool is_global_pool(const flux::Layer& l) {
+  if (layers::is_identity(l) || l.as<flux::GlobalPoolImpl>()) return true;
+  if (auto a = l.as<flux::AdaptivePoolImpl>()) {
+    return std::all_of(a->output_size().begin(), a->output_size().end(), [](int64_t s) { return s == 1; });
+  }
+  if (auto p = l.as<flux::ParallelImpl>()) {  // AdaptiveMeanMaxPool
+    return std::all_of(p->layers().begin(), p->layers().end(), [](const flux::Layer& b) { return b.as<flux::AdaptivePoolImpl>() != nullptr; });
+  }
+  return false;
+}
+
+flux::Layer global_pool_layer(const std::string& pool) {
+  if (pool == "avg") return flux::AdaptiveMeanPool({1, 1});
+  if (pool == "max") return flux::AdaptiveMaxPool({1, 1});
+  if (pool == "avgmax") {
+    return layers::AdaptiveMeanMaxPool(
+        flux::Connection("mean", [](const std::vector<Tensor>& xs) { return 0.5 * (xs.at(0) + xs.at(1)); }));
+  }
+  return flux::Layer(flux::identity);  // "none"
+}
+
+}  // namespace
+
+namespace detail {
+size_t logits_index(const Model& m) {
+  const auto& head = head_of(m);
+  for (size_t i = head.size(); i-- > 0;) {
+    if (head[i].as<flux::DenseImpl>() || head[i].as<flux::ConvImpl>() || head[i].as<NoLogitsImpl>()) return i;
+  }
+  throw std::invalid_argument(m->type_name + ": the head " + head.repr() + " has no Dense or Conv giving logits");
+}
+}  // namespace detail
+using detail::logits_index;
+
+const std::vector<FeatureInfo>& feature_info(const Model& model) {
+  if (model->features.stages.empty()) {
+    throw std::invalid_argument("feature_info: this " + model->type_name +
+                                " has no feature stages recorded (a Model made from a bare Chain, not by a builder)");
+  }
+  return model->features.stages;
+}
+
+FeatureExtractor::FeatureExtractor(Model model, std::vector<size_t> indices)
+    : model_(std::move(model)), indices_(std::move(indices)) {}
+
+std::vector<FeatureInfo> FeatureExtractor::info() const {
+  std::vector<FeatureInfo> out;
+  for (size_t i : indices_) out.push_back(model_->features.stages[i]);
+  return out;
+}
+
+std::vector<Tensor> FeatureExtractor::operator()(const Tensor& images) const {
+  check_images(model_, images, "features");
+  const auto& spec = model_->features;
+  std::vector<Path> wanted;
+  for (size_t i : indices_) wanted.push_back(backbone_path(model_, spec.stages[i].module));
+  // Execution order; a stage recorded twice would be one path collected once.
+  std::vector<size_t> order(wanted.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return wanted[a] < wanted[b]; });
+  std::vector<Path> sorted;
+  for (size_t i : order) sorted.push_back(wanted[i]);
+  size_t next = 0;
+  std::vector<Tensor> collected;
+  run_collecting(backbone_of(model_), images, sorted, 0, next, collected);
+  if (collected.size() != sorted.size()) throw std::logic_error("features: a feature module was not reached");
+  std::vector<Tensor> out(collected.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    Tensor t = collected[k];
+    if (spec.prefix_tokens >= 0) {
+      const int64_t r = spec.stages[indices_[order[k]]].reduction;
+      t = tokens_to_map(t, spec.prefix_tokens, images.size(2) / r, images.size(3) / r, "features(" + model_->type_name + ")");
+    }
+    out[order[k]] = t;
+  }
+  return out;
+}
+
+FeatureExtractor features(const Model& model, const FeatureOptions& options) {
+  const auto& stages = feature_info(model);
+  std::vector<size_t> indices;
+  std::set<int64_t> seen;
+  for (int64_t i : options.out_indices) {
+    if (i < 0 || i >= static_cast<int64_t>(stages.size())) {
+      throw std::out_of_range("features(" + model->type_name + "): out_indices has " + std::to_string(i) +
+                              "; the model has stages 0 to " + std::to_string(stages.size() - 1));
+    }
+    if (!seen.insert(i).second) {
+      throw std::invalid_argument("features(" + model->type_name + "): out_indices has " + std::to_string(i) + " twice");
+    }
+    indices.push_back(static_cast<size_t>(i));
+  }
+  if (indices.empty()) {
+    for (size_t i = 0; i < stages.size(); ++i) indices.push_back(i);
+  }
+  return FeatureExtractor(model, std::move(indices));
+}
+
+Tensor forward_features(const Model& model, const Tensor& images) {
+  check_images(model, images, "forward_features");
+  const auto& bb = backbone_of(model);
+  Tensor x = images;
+  for (size_t i = 0; i < head_start(model); ++i) x = bb[i](x);
+  return x;
+}
+
+Tensor forward_head(const Model& model, const Tensor& features, bool pre_logits) {
+  const auto& bb = backbone_of(model);
+  Tensor x = features;
+  for (size_t i = head_start(model); i < bb.size(); ++i) x = bb[i](x);
+  const auto& head = head_of(model);
+  const size_t end = pre_logits ? logits_index(model) : head.size();
+  for (size_t i = 0; i < end; ++i) x = head[i](x);
+  return x;
+}
+
+int64_t num_features(const Model& model) {
+  const flux::Layer& l = head_of(model)[logits_index(model)];
+  if (auto d = l.as<flux::DenseImpl>()) return d->weight.size(1);
+  if (auto n = l.as<NoLogitsImpl>()) return n->features;
+  return l.as<flux::ConvImpl>()->in_channels();
+}
+
+void reset_classifier(Model& model, int64_t nclasses, const std::string& global_pool) {
+  const std::string who = "reset_classifier(" + model->type_name + ")";
+  if (nclasses < 0) throw std::invalid_argument(who + ": nclasses must be >= 0, got " + std::to_string(nclasses));
+  const std::vector<std::string> pools = {"avg", "max", "avgmax", "none"};
+  if (std::find(pools.begin(), pools.end(), global_pool) == pools.end()) {
+    detail::bad_config(who + ": global_pool", "\"" + global_pool + "\"", {"\"avg\"", "\"max\"", "\"avgmax\"", "\"none\""});
+  }
+  if (global_pool == "none" && nclasses != 0) {
+    throw std::invalid_argument(who + ": global_pool \"none\" leaves an unpooled map, which only nclasses 0 (no classifier) takes");
+  }
+  auto& head = *(*model->layers)[1].as<flux::ChainImpl>();
+  const size_t at = logits_index(model);
+  const bool has_pool = head.size() > 1 && at > 0 && is_global_pool(head[0]);
+  const bool flatten_slot = has_pool && head.size() > 2 && (is_flatten(head[1]) || layers::is_identity(head[1]));
+  if (!has_pool && global_pool != "avg") {
+    throw std::invalid_argument(who + ": the head " + head.repr() + " has no global pool to set; global_pool must be \"avg\"");
+  }
+  if (has_pool && global_pool != "none" && !flatten_slot && head[at].as<flux::DenseImpl>() && layers::is_identity(head[0])) {
+    throw std::invalid_argument(who + ": the head " + head.repr() + " has no flatten after its pool for a Dense to take");
+  }
+
+  // Everything is checked: build the new layers, then swap them in.
+  const flux::Layer& old = head[at];
+  const int64_t in = num_features(model);
+  const bool conv = old.as<flux::ConvImpl>() || (old.as<NoLogitsImpl>() && old.as<NoLogitsImpl>()->conv);
+  flux::Layer logits(std::make_shared<NoLogitsImpl>(in, conv));
+  if (nclasses > 0) {
+    if (auto d = old.as<flux::DenseImpl>()) {
+      logits = flux::Dense({in, nclasses}, d->activation, {.bias = d->bias.defined()});
+    } else if (auto c = old.as<flux::ConvImpl>()) {
+      logits = flux::Conv(c->kernel(), {in, nclasses}, c->activation, {.bias = c->bias.defined()});
+    } else {
+      logits = conv ? flux::Layer(flux::Conv({1, 1}, {in, nclasses})) : flux::Layer(flux::Dense({in, nclasses}));
+    }
+    // The model's precision (a float64 model stays float64).
+    for (const auto& p : model->parameters()) {
+      logits->to(p.scalar_type());
+      break;
+    }
+  }
+  head.replace(at, logits);
+  if (has_pool) {
+    head.replace(0, global_pool_layer(global_pool));
+    if (flatten_slot) head.replace(1, global_pool == "none" ? flux::Layer(flux::identity) : flux::Layer(flux::flatten));
+  }
+}
+
+}  // namespace metalhead
