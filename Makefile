@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test parity demo bench install clean
+.PHONY: all deps configure build test parity demo transfer-demo bench install clean
 
 all: build
 
@@ -30,6 +30,11 @@ parity: build
 # Trains resnet18 on Fashion-MNIST in a fresh runs/demo-DATE-TIME, evaluates, classifies.
 demo: build
 	scripts/demo $(BUILD_DIR)
+
+# Pretrains resnet18 on Fashion-MNIST classes 0-4, then learns classes 5-9 from 20 images
+# each, fine-tuned and from scratch, and prints both test accuracies.
+transfer-demo: build
+	scripts/transfer-demo $(BUILD_DIR)
 
 # Inference against PyTorch (eager, channels_last, TorchScript frozen, bf16 autocast) and
 # ONNX Runtime, then training-step throughput against PyTorch (not part of the tests).

@@ -20,6 +20,7 @@ void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_classify(CLI::App& app);
 void add_samples(CLI::App& app);
+void add_embed(CLI::App& app);
 
 std::string size_string(const std::vector<int64_t>& hw);  // "224×224"
 

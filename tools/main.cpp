@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   cli::add_eval(app);
   cli::add_classify(app);
   cli::add_samples(app);
+  cli::add_embed(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -64,6 +64,13 @@ struct TrainOptions {
   std::string data = "fashion-mnist";       // what the run trains on (recorded for --resume)
   std::string test_data = "fashion-mnist";  // evaluated after each epoch ("": none)
   int64_t limit = 0;                   // only the first `limit` training images (0: all)
+  // Fine-tuning: the backbone from `weights` (any file load_weights reads; the logits
+  // layer stays new, sized to the data's classes), frozen for `unfreeze_after` epochs
+  // (0: the whole run) with freeze_backbone, and the head at head_lr_mult × lr.
+  std::string weights;
+  bool freeze_backbone = false;
+  int64_t unfreeze_after = 0;
+  double head_lr_mult = 1.0;
 
   /// Throws std::invalid_argument for contradictions (momentum with Adam, warm-up longer
   /// than the run, ...), naming the options.
@@ -81,7 +88,8 @@ double learning_rate(const TrainOptions& o, double progress);
 /// added to the gradient for SGD and Adam, applied to the weights for AdamW).
 class Optimiser {
  public:
-  Optimiser(std::vector<Tensor> parameters, const TrainOptions& options);
+  /// `lr_scale` (empty: all 1) multiplies each parameter's learning rate (a head's).
+  Optimiser(std::vector<Tensor> parameters, const TrainOptions& options, std::vector<double> lr_scale = {});
   void zero_grad();
   void step(double lr);
   int64_t steps() const { return steps_; }
@@ -91,6 +99,7 @@ class Optimiser {
 
  private:
   std::vector<Tensor> params_;
+  std::vector<double> lr_scale_;
   TrainOptions o_;
   std::vector<Tensor> first_, second_;  // momentum / exp_avg, and exp_avg_sq
   int64_t steps_ = 0;
@@ -133,11 +142,20 @@ std::pair<std::vector<double>, std::vector<double>> channel_statistics(const Ten
 
 class Trainer {
  public:
-  /// A fresh run: builds options.model for the data's channels and classes, seeded.
+  /// A fresh run: builds options.model for the data's channels and classes, seeded, and
+  /// loads options.weights into it.
   Trainer(TrainOptions options, data::LabelledImages train);
+  /// A fresh run of `model` (any Model: a registry one, a high-level type, your own
+  /// Chain), which must take the data's channels and give one logit per class.
+  /// options.model only names it in the checkpoint; resuming needs the same model again.
+  Trainer(Model model, TrainOptions options, data::LabelledImages train);
   /// Continues the run saved in `checkpoint`; `epochs` > 0 changes the total. The data
   /// must have the checkpoint's classes.
   static std::unique_ptr<Trainer> resume(const std::filesystem::path& checkpoint, data::LabelledImages train,
+                                         int64_t epochs = 0);
+  /// The same for a run of a model not built from a registry name: `model` must have
+  /// the checkpoint's architecture.
+  static std::unique_ptr<Trainer> resume(const std::filesystem::path& checkpoint, Model model, data::LabelledImages train,
                                          int64_t epochs = 0);
 
   /// One epoch; `progress` (if set) is called after every batch.
@@ -162,7 +180,8 @@ class Trainer {
 
  private:
   using Statistics = std::pair<std::vector<double>, std::vector<double>>;  // mean, std
-  Trainer(TrainOptions options, data::LabelledImages train, Statistics statistics);
+  Trainer(Model model, TrainOptions options, data::LabelledImages train, Statistics statistics);
+  void set_frozen();  // the backbone's requires_grad for the epoch about to run
   TrainOptions options_;
   std::vector<std::string> classes_;
   std::vector<double> mean_, std_;

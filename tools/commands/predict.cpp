@@ -3,6 +3,8 @@
 #include "../cli.h"
 
 #include <metalhead/data/images.h>
+#include <metalhead/features.h>
+#include <metalhead/weights/safetensors.h>
 #include <metalhead/placeholders.h>
 #include <metalhead/regular_file.h>
 #include <metalhead/registry.h>
@@ -49,7 +51,87 @@ std::optional<mt::Checkpoint> checkpoint_of(const fs::path& path, const std::str
   }
 }
 
+// A model with its weights, its class names and the preprocessing its weights expect:
+// a checkpoint's own, or a registry model's pretrained config for other weights files.
+struct WeightedModel {
+  metalhead::Model model{nullptr};
+  std::vector<std::string> classes;
+  std::function<at::Tensor(const std::string&)> prepare;
+};
+
+WeightedModel weighted_model(const std::string& weights, const std::string& name) {
+  WeightedModel out;
+  if (auto checkpoint = checkpoint_of(weights, name)) {
+    // Our own: the checkpoint's classes and preprocessing (its size, channels, mean and std).
+    const mt::CheckpointInfo& info = checkpoint->info;
+    out.model = std::move(checkpoint->model);
+    out.classes = info.classes;
+    const auto mean = at::tensor(std::vector<float>(info.mean.begin(), info.mean.end())).reshape({-1, 1, 1});
+    const auto stdv = at::tensor(std::vector<float>(info.std.begin(), info.std.end())).reshape({-1, 1, 1});
+    out.prepare = [info, mean, stdv](const std::string& file) {
+      at::Tensor img = metalhead::data::resize(metalhead::data::read_image(file, info.inchannels), info.input_size);
+      return (img.to(at::kFloat).div(255.0) - mean) / stdv;
+    };
+    return out;
+  }
+  if (name.empty()) throw CLI::ValidationError("--model is needed: " + weights + " is not a checkpoint of `metalhead train`");
+  const auto& info = metalhead::model_info(name);
+  out.model = metalhead::placeholder_model(info);
+  metalhead::load_weights(out.model, weights);
+  flux::testmode(*out.model.ptr());
+  out.classes = metalhead::imagenet_classes();
+  // The evaluation transform the pretrained weights were made for (timm's or torchvision's).
+  const metalhead::PretrainedCfg cfg = info.pretrained;
+  out.prepare = [cfg](const std::string& file) {
+    return metalhead::data::preprocess(metalhead::data::read_image(file, 3), cfg);
+  };
+  return out;
+}
+
 }  // namespace
+
+// metalhead embed IMAGE... --weights FILE [--model NAME] --out FILE.safetensors
+void add_embed(CLI::App& app) {
+  auto* cmd = app.add_subcommand("embed", "one pooled feature row per image (the features a classifier takes)");
+  struct Args {
+    std::vector<std::string> images;
+    std::string model, weights, out;
+    int threads = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("images", a->images, "image files (PNG, JPEG, ...)")->required();
+  cmd->add_option("--model", a->model, "a registry name (optional for our checkpoints)");
+  cmd->add_option("--weights", a->weights, "a checkpoint of `metalhead train`, or pretrained weights (.safetensors, .pth)")
+      ->required();
+  cmd->add_option("--out", a->out, "the safetensors file to write: `embeddings` [images, features], the image "
+                  "paths in its metadata")->required();
+  cmd->add_option("--threads", a->threads, "compute threads (default: one per core)");
+  cmd->callback([a] {
+    set_threads(a->threads);
+    if (fs::path(a->out).extension() != ".safetensors") {
+      throw CLI::ValidationError("--out " + a->out + ": expected a .safetensors file name");
+    }
+    auto [model, classes, prepare] = weighted_model(a->weights, a->model);
+    std::vector<at::Tensor> inputs;  // every image read before anything is written
+    for (const auto& f : a->images) inputs.push_back(prepare(f));
+    c10::InferenceMode guard;
+    std::vector<at::Tensor> rows;
+    for (const auto& x : inputs) {
+      const at::Tensor f = metalhead::forward_features(model, x.unsqueeze(0));
+      rows.push_back(metalhead::forward_head(model, f, /*pre_logits=*/true).reshape({1, -1}));
+    }
+    const at::Tensor embeddings = at::cat(rows);
+    if (!at::isfinite(embeddings).all().item<bool>()) {
+      throw std::runtime_error("the model gives non-finite features; the weights " + a->weights +
+                               " hold NaN or infinite values");
+    }
+    metalhead::weights::write_safetensors(
+        a->out, {{"embeddings", embeddings.contiguous()}},
+        {{"images", json(a->images).dump()}, {"model", a->model.empty() ? model->type_name : a->model},
+         {"weights", a->weights}});
+    std::cout << a->out << ": " << embeddings.size(0) << " × " << embeddings.size(1) << " features\n";
+  });
+}
 
 // metalhead eval CHECKPOINT [--data fashion-mnist|DIR] [--split test|train] [--json]
 void add_eval(CLI::App& app) {
@@ -177,35 +259,8 @@ void add_classify(CLI::App& app) {
   cmd->callback([a] {
     set_threads(a->threads);
     check_engine_flags(a->engine);
-    metalhead::Model model{nullptr};
-    std::vector<std::string> classes;
-    std::function<at::Tensor(const std::string&)> prepare;
-    if (auto checkpoint = checkpoint_of(a->weights, a->model)) {
-      // Our own: the checkpoint's classes and preprocessing (its size, channels, mean and std).
-      const mt::CheckpointInfo& info = checkpoint->info;
-      model = std::move(checkpoint->model);
-      classes = info.classes;
-      const auto mean = at::tensor(std::vector<float>(info.mean.begin(), info.mean.end())).reshape({-1, 1, 1});
-      const auto stdv = at::tensor(std::vector<float>(info.std.begin(), info.std.end())).reshape({-1, 1, 1});
-      prepare = [info, mean, stdv](const std::string& file) {
-        at::Tensor img = metalhead::data::resize(metalhead::data::read_image(file, info.inchannels), info.input_size);
-        return (img.to(at::kFloat).div(255.0) - mean) / stdv;
-      };
-    } else {
-      if (a->model.empty()) {
-        throw CLI::ValidationError("--model is needed: " + a->weights + " is not a checkpoint of `metalhead train`");
-      }
-      const auto& info = metalhead::model_info(a->model);
-      model = metalhead::placeholder_model(info);
-      metalhead::load_weights(model, a->weights);
-      flux::testmode(*model.ptr());
-      classes = metalhead::imagenet_classes();
-      // The evaluation transform the pretrained weights were made for (timm's or torchvision's).
-      const metalhead::PretrainedCfg cfg = info.pretrained;
-      prepare = [cfg](const std::string& file) {
-        return metalhead::data::preprocess(metalhead::data::read_image(file, 3), cfg);
-      };
-    }
+    auto [plain, classes, prepare] = weighted_model(a->weights, a->model);
+    metalhead::Model model = plain;
     model = inference_model(model, a->engine);
     // Read every image first: a bad file fails before any output.
     std::vector<at::Tensor> inputs;
@@ -242,36 +297,71 @@ void add_classify(CLI::App& app) {
   });
 }
 
-// metalhead samples [--data fashion-mnist|DIR] [--split test] [--count N] [--start I] --output DIR
+// metalhead samples [--data fashion-mnist|DIR] [--split test] [--count N] [--start I]
+//                   [--classes I...] [--per-class N] [--image-folder] --output DIR
 void add_samples(CLI::App& app) {
-  auto* cmd = app.add_subcommand("samples", "write images of a data set as PNG files (INDEX-CLASS.png)");
+  auto* cmd = app.add_subcommand("samples", "write images of a data set as PNG files (INDEX-CLASS.png, or an image "
+                                            "folder CLASS/INDEX.png)");
   struct Args {
     std::string data = "fashion-mnist", split = "test", output;
-    int64_t count = 8, start = 0;
+    int64_t count = 8, start = 0, per_class = 0;
+    std::vector<int64_t> classes;
+    bool image_folder = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--data", a->data, "fashion-mnist or an image folder")->capture_default_str();
   cmd->add_option("--split", a->split, "fashion-mnist's split")->check(CLI::IsMember({"test", "train"}))
       ->capture_default_str();
-  cmd->add_option("--count", a->count, "how many images")->check(CLI::PositiveNumber)->capture_default_str();
+  auto* count = cmd->add_option("--count", a->count, "how many images (with --per-class: at most, default all)")
+                    ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--start", a->start, "the first image's index")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--classes", a->classes, "only these classes (indices)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--per-class", a->per_class, "at most this many images of each class")->check(CLI::PositiveNumber);
+  cmd->add_flag("--image-folder", a->image_folder, "write OUTPUT/CLASS/INDEX.png: a folder `train --data` reads");
   cmd->add_option("--output", a->output, "the folder to write them to")->required();
-  cmd->callback([a] {
+  cmd->callback([a, count] {
     const auto set = load_data(a->data, split_of(a->split));
     const int64_t n = set.labels.size(0);
     if (a->start >= n) {
       throw std::runtime_error("--start " + std::to_string(a->start) + " is past the " + std::to_string(n) + " images");
     }
-    fs::create_directories(a->output);
-    for (int64_t i = a->start; i < std::min(n, a->start + a->count); ++i) {
-      std::string name = set.classes[set.labels[i].item<int64_t>()];
-      for (char& c : name) if (!std::isalnum(static_cast<unsigned char>(c))) c = '-';
-      char file[64];
-      std::snprintf(file, sizeof file, "%05lld-", static_cast<long long>(i));
-      const fs::path path = fs::path(a->output) / (file + name + ".png");
-      metalhead::data::write_png(path, set.images[i]);
-      std::cout << path.string() << "\n";
+    const auto nclasses = static_cast<int64_t>(set.classes.size());
+    for (int64_t c : a->classes) {
+      if (c >= nclasses) {
+        throw CLI::ValidationError("--classes " + std::to_string(c) + ": the data has classes 0 to " +
+                                   std::to_string(nclasses - 1));
+      }
     }
+    const int64_t most = a->per_class > 0 && count->count() == 0 ? n : a->count;
+    auto name_of = [&](int64_t label) {
+      std::string name = set.classes[label];
+      for (char& c : name) if (!std::isalnum(static_cast<unsigned char>(c))) c = '-';
+      return name;
+    };
+    std::vector<int64_t> taken(nclasses, 0);
+    const auto labels = set.labels.contiguous();
+    const int64_t* label = labels.data_ptr<int64_t>();
+    fs::create_directories(a->output);
+    int64_t written = 0;
+    for (int64_t i = a->start; i < n && written < most; ++i) {
+      const int64_t c = label[i];
+      if (!a->classes.empty() && std::find(a->classes.begin(), a->classes.end(), c) == a->classes.end()) continue;
+      if (a->per_class > 0 && taken[c] >= a->per_class) continue;
+      ++taken[c];
+      char index[32];
+      std::snprintf(index, sizeof index, "%05lld", static_cast<long long>(i));
+      fs::path path;
+      if (a->image_folder) {
+        fs::create_directories(fs::path(a->output) / name_of(c));
+        path = fs::path(a->output) / name_of(c) / (std::string(index) + ".png");
+      } else {
+        path = fs::path(a->output) / (std::string(index) + "-" + name_of(c) + ".png");
+      }
+      metalhead::data::write_png(path, set.images[i]);
+      if (!a->image_folder) std::cout << path.string() << "\n";
+      ++written;
+    }
+    if (a->image_folder) std::cout << a->output << ": " << written << " images\n";
   });
 }
 

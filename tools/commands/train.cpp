@@ -6,6 +6,7 @@
 #include <metalhead/data/images.h>
 #include <metalhead/registry.h>
 #include <metalhead/train.h>
+#include <metalhead/weights.h>
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -118,6 +119,7 @@ struct Args {
   int threads = 0;
   int64_t stop_after = 0;
   bool quiet = false, json = false;
+  bool pretrained = false;
   EngineFlags engine;  // --device only
 };
 
@@ -125,7 +127,9 @@ struct Args {
 const char* const kRunOptions[] = {"--model",   "--data",           "--batch-size",    "--optimiser", "--lr",
                                    "--momentum", "--nesterov",      "--weight-decay",  "--schedule",  "--warmup-epochs",
                                    "--step-size", "--gamma", "--test-data",        "--label-smoothing", "--seed",    "--pad-crop",
-                                   "--hflip",    "--image-size",    "--limit",         "--beta1",     "--beta2"};
+                                   "--hflip",    "--image-size",    "--limit",         "--beta1",     "--beta2",
+                                   "--weights",  "--pretrained",    "--freeze-backbone", "--unfreeze-after",
+                                   "--head-lr-mult"};
 
 void run(const Args& a, CLI::App* cmd) {
   auto given = [&](const char* name) { return cmd->count(name) > 0; };
@@ -168,12 +172,17 @@ void run(const Args& a, CLI::App* cmd) {
       throw CLI::ValidationError("--step-size and --gamma belong to --schedule step; --schedule is " +
                                  mt::to_string(o.schedule));
     }
+    if (a.pretrained && !o.weights.empty()) throw CLI::ValidationError("--pretrained and --weights each name the weights: give one");
     try {
       o.validate();
     } catch (const std::invalid_argument& e) {
       throw CLI::ValidationError(e.what());
     }
     metalhead::model_info(o.model);  // an unknown model fails before the data loads
+    if (a.pretrained) o.weights = metalhead::pretrained_weights_path(metalhead::model_info(o.model).name).string();
+    if (!o.weights.empty() && !fs::is_regular_file(o.weights)) {
+      throw std::runtime_error("--weights " + o.weights + ": no such file");
+    }
     dir = a.output.empty() ? default_run_dir(metalhead::model_info(o.model).name) : a.output;
     auto refuse_existing = [&] {
       if (fs::exists(dir / "checkpoint.safetensors")) {
@@ -291,6 +300,14 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--hflip", o.hflip, "random horizontal flips");
   cmd->add_option("--image-size", o.image_size, "resize images to H W")->expected(2);
   cmd->add_option("--limit", o.limit, "train on the first N images only")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--weights", o.weights,
+                  "fine-tune: start from this file's backbone (torchvision/timm .pth or .safetensors, or a "
+                  "checkpoint); the classifier is new, sized to the data's classes");
+  cmd->add_flag("--pretrained", a->pretrained, "fine-tune from the model's pretrained weights (see `metalhead list`)");
+  cmd->add_flag("--freeze-backbone", o.freeze_backbone, "train only the classifier head");
+  cmd->add_option("--unfreeze-after", o.unfreeze_after, "with --freeze-backbone: train everything from this epoch on")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--head-lr-mult", o.head_lr_mult, "the head's learning rate is this × --lr")->capture_default_str();
   cmd->add_option("--seed", o.seed, "seeds initialisation, data order and augmentation")->capture_default_str();
   cmd->add_option("--workers", o.workers, "data-loading threads")->capture_default_str();
   cmd->add_option("--threads", a->threads, "compute threads (default: one per core)");

@@ -1,6 +1,7 @@
 // train.cpp — options, schedule, optimisers, the training loop and its checkpoints.
 #include <metalhead/train.h>
 
+#include <metalhead/features.h>
 #include <metalhead/registry.h>
 #include <metalhead/weights.h>
 #include <metalhead/weights/safetensors.h>
@@ -87,6 +88,10 @@ void TrainOptions::validate() const {
   require(image_size.empty() || (image_size.size() == 2 && image_size[0] > 0 && image_size[1] > 0 &&
                                  image_size[0] <= kMaxImageSide && image_size[1] <= kMaxImageSide),
           "the image size must be two numbers H W from 1 to " + std::to_string(kMaxImageSide));
+  require(head_lr_mult > 0 && std::isfinite(head_lr_mult),
+          "the head's learning-rate multiplier must be positive, got " + std::to_string(head_lr_mult));
+  require(unfreeze_after >= 0, "unfreeze-after must not be negative, got " + std::to_string(unfreeze_after));
+  require(unfreeze_after == 0 || freeze_backbone, "unfreeze-after needs a frozen backbone (freeze-backbone)");
 }
 
 void to_json(json& j, const TrainOptions& o) {
@@ -113,7 +118,11 @@ void to_json(json& j, const TrainOptions& o) {
            {"image_size", o.image_size},
            {"data", o.data},
            {"test_data", o.test_data},
-           {"limit", o.limit}};
+           {"limit", o.limit},
+           {"weights", o.weights},
+           {"freeze_backbone", o.freeze_backbone},
+           {"unfreeze_after", o.unfreeze_after},
+           {"head_lr_mult", o.head_lr_mult}};
 }
 
 void from_json(const json& j, TrainOptions& o) {
@@ -141,6 +150,11 @@ void from_json(const json& j, TrainOptions& o) {
   j.at("data").get_to(o.data);
   j.at("test_data").get_to(o.test_data);
   j.at("limit").get_to(o.limit);
+  // Absent from checkpoints of runs before fine-tuning existed.
+  o.weights = j.value("weights", std::string());
+  o.freeze_backbone = j.value("freeze_backbone", false);
+  o.unfreeze_after = j.value("unfreeze_after", int64_t{0});
+  o.head_lr_mult = j.value("head_lr_mult", 1.0);
 }
 
 double learning_rate(const TrainOptions& o, double progress) {
@@ -160,9 +174,14 @@ double learning_rate(const TrainOptions& o, double progress) {
 
 // ---- optimisers -------------------------------------------------------------------------
 
-Optimiser::Optimiser(std::vector<Tensor> parameters, const TrainOptions& options)
-    : params_(std::move(parameters)), o_(options) {
+Optimiser::Optimiser(std::vector<Tensor> parameters, const TrainOptions& options, std::vector<double> lr_scale)
+    : params_(std::move(parameters)), lr_scale_(std::move(lr_scale)), o_(options) {
   o_.validate();
+  if (lr_scale_.empty()) lr_scale_.assign(params_.size(), 1.0);
+  if (lr_scale_.size() != params_.size()) {
+    throw std::invalid_argument("Optimiser: " + std::to_string(lr_scale_.size()) + " learning-rate scales for " +
+                                std::to_string(params_.size()) + " parameters");
+  }
   for (const auto& p : params_) {
     // Zero momentum gives torch's first step (buffer = gradient) exactly.
     first_.push_back(at::zeros_like(p, at::MemoryFormat::Preserve));
@@ -244,14 +263,16 @@ void Optimiser::step(double lr) {
   torch::NoGradGuard no_grad;
   ++steps_;
   const double wd = o_.weight_decay;
-  const StepCoefficients c{lr, wd, o_.momentum, o_.beta1, o_.beta2, o_.eps,
+  const StepCoefficients base{lr, wd, o_.momentum, o_.beta1, o_.beta2, o_.eps,
                            1 - std::pow(o_.beta1, static_cast<double>(steps_)),
                            1 - std::pow(o_.beta2, static_cast<double>(steps_)), o_.nesterov,
                            o_.optimiser == OptimiserKind::adamw};
   const bool sgd = o_.optimiser == OptimiserKind::sgd;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
-    if (!p.grad().defined()) continue;
+    if (!p.grad().defined()) continue;  // frozen, or unused
+    StepCoefficients c = base;
+    c.lr = lr * lr_scale_[i];
     Tensor g = p.grad();
     if (fusable(p, g, first_[i]) && (sgd || second_[i].is_contiguous())) {
       AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "Optimiser::step", [&] {
@@ -270,14 +291,14 @@ void Optimiser::step(double lr) {
         first_[i].mul_(o_.momentum).add_(g);
         g = o_.nesterov ? g.add(first_[i], o_.momentum) : first_[i];
       }
-      p.add_(g, -lr);
+      p.add_(g, -c.lr);
     } else {
-      if (c.adamw) p.mul_(1 - lr * wd);
+      if (c.adamw) p.mul_(1 - c.lr * wd);
       else if (wd != 0) g = g.add(p, wd);
       first_[i].mul_(o_.beta1).add_(g, 1 - o_.beta1);
       second_[i].mul_(o_.beta2).addcmul_(g, g, 1 - o_.beta2);
       const Tensor denom = (second_[i].sqrt() / std::sqrt(c.bias2)).add_(o_.eps);
-      p.addcdiv_(first_[i], denom, -lr / c.bias1);
+      p.addcdiv_(first_[i], denom, -c.lr / c.bias1);
     }
   }
 }
@@ -405,10 +426,53 @@ std::vector<MetricsRow> history_from(const json& j) {
 
 }  // namespace
 
-Trainer::Trainer(TrainOptions options, data::LabelledImages train)
-    : Trainer(std::move(options), train, channel_statistics(train.images)) {}
+namespace {
 
-Trainer::Trainer(TrainOptions options, data::LabelledImages train, Statistics statistics)
+// The logits layer's tensors (our names): what a fine-tuning run leaves new.
+std::vector<std::string> logits_tensors(const Model& model) {
+  const std::string prefix = "layers.1." + std::to_string(metalhead::detail::logits_index(model)) + ".";
+  std::vector<std::string> out;
+  for (const auto& p : model.ptr()->named_parameters()) {
+    if (p.key().rfind(prefix, 0) == 0) out.push_back(p.key());
+  }
+  return out;
+}
+
+// The logits layer's outputs: its weight's first dimension (Dense and Conv alike).
+int64_t num_classes_of(const Model& model) {
+  const auto& layer = (*classifier(model))[metalhead::detail::logits_index(model)];
+  return layer->parameters().front().size(0);
+}
+
+bool has_backbone_split(const Model& model) {
+  if (model->type_name == "UNet") return false;  // a dense predictor: its head is the decoder's last block
+  try {
+    metalhead::detail::logits_index(model);
+    return !backbone(model)->parameters().empty();
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
+// The backbone from options.weights; the logits layer stays as initialised.
+void load_backbone(Model& model, const TrainOptions& o) {
+  if (o.weights.empty()) return;
+  load_weights(model, o.weights, {.keep = logits_tensors(model), .adapt_inchannels = true});
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainOptions options, data::LabelledImages train)
+    : Trainer(Model(nullptr), std::move(options), train, channel_statistics(train.images)) {
+  load_backbone(model_, options_);
+}
+
+Trainer::Trainer(Model model, TrainOptions options, data::LabelledImages train)
+    : Trainer(std::move(model), std::move(options), train, channel_statistics(train.images)) {
+  load_backbone(model_, options_);
+}
+
+Trainer::Trainer(Model model, TrainOptions options, data::LabelledImages train, Statistics statistics)
     : options_(std::move(options)),
       classes_(train.classes),
       mean_(std::move(statistics.first)),
@@ -435,9 +499,36 @@ Trainer::Trainer(TrainOptions options, data::LabelledImages train, Statistics st
     }
   }
   torch::manual_seed(options_.seed);
-  model_ = model_info(options_.model)
-               .build({.inchannels = inchannels_, .nclasses = static_cast<int64_t>(classes_.size())});
-  optimiser_ = std::make_unique<Optimiser>(model_.ptr()->parameters(), options_);
+  const auto nclasses = static_cast<int64_t>(classes_.size());
+  if (model) {
+    if (model->inchannels != inchannels_) {
+      throw std::invalid_argument("Trainer: the " + model->type_name + " takes " + std::to_string(model->inchannels) +
+                                  " channels, the data has " + std::to_string(inchannels_));
+    }
+    model_ = std::move(model);
+  } else {
+    model_ = model_info(options_.model).build({.inchannels = inchannels_, .nclasses = nclasses});
+  }
+  if (has_backbone_split(model_) && num_classes_of(model_) != nclasses) {
+    throw std::invalid_argument("Trainer: the " + model_->type_name + " gives " + std::to_string(num_classes_of(model_)) +
+                                " logits, the data has " + std::to_string(nclasses) +
+                                " classes (reset_classifier(model, " + std::to_string(nclasses) + ") gives it a new head)");
+  }
+  if ((options_.freeze_backbone || options_.head_lr_mult != 1.0) && !has_backbone_split(model_)) {
+    throw std::invalid_argument("Trainer: the " + model_->type_name +
+                                " has no backbone and classifier head to train apart (freeze-backbone, head-lr-mult)");
+  }
+  // The head's parameters learn at head_lr_mult × lr.
+  std::vector<Tensor> params = model_.ptr()->parameters();
+  std::vector<double> scale(params.size(), 1.0);
+  if (options_.head_lr_mult != 1.0) {
+    for (const auto& h : classifier(model_)->parameters()) {
+      for (size_t i = 0; i < params.size(); ++i) {
+        if (params[i].is_same(h)) scale[i] = options_.head_lr_mult;
+      }
+    }
+  }
+  optimiser_ = std::make_unique<Optimiser>(params, options_, scale);
   loader_ = std::make_unique<data::DataLoader>(
       std::move(train), data::LoaderOptions{.batch_size = options_.batch_size,
                                             .shuffle = true,
@@ -459,8 +550,15 @@ std::unique_ptr<data::DataLoader> Trainer::test_loader(data::LabelledImages data
                                            .augment = augment_of(options_, mean_, std_)});
 }
 
+void Trainer::set_frozen() {
+  if (!options_.freeze_backbone) return;
+  const bool frozen = options_.unfreeze_after == 0 || epoch_ < options_.unfreeze_after;
+  for (auto& p : backbone(model_)->parameters()) p.requires_grad_(!frozen);
+}
+
 EpochMetrics Trainer::train_epoch(const std::function<void(const Progress&)>& progress) {
   using clock = std::chrono::steady_clock;
+  set_frozen();
   flux::trainmode(*model_.ptr());
   loader_->start_epoch(epoch_);
   const int64_t batches = loader_->batches_per_epoch();
@@ -599,6 +697,11 @@ CheckpointInfo checkpoint_info(const std::filesystem::path& path) {
 
 std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& checkpoint, data::LabelledImages train,
                                          int64_t epochs) {
+  return resume(checkpoint, Model(nullptr), std::move(train), epochs);
+}
+
+std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& checkpoint, Model model, data::LabelledImages train,
+                                         int64_t epochs) {
   const weights::Safetensors file = weights::read_safetensors(checkpoint);
   const json meta = checkpoint_meta(file, checkpoint);
   const CheckpointInfo info = info_from(meta, checkpoint);
@@ -619,7 +722,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& checkpoint
     throw std::invalid_argument(checkpoint.string() + ": already trained " + std::to_string(info.epoch) +
                                 " of " + std::to_string(o.epochs) + " epochs (give more --epochs to continue)");
   }
-  std::unique_ptr<Trainer> t(new Trainer(o, std::move(train), {info.mean, info.std}));
+  std::unique_ptr<Trainer> t(new Trainer(std::move(model), o, std::move(train), {info.mean, info.std}));
   load_weights(t->model_, file.tensors, checkpoint.string(), {.naming = Naming::metalhead});
   std::vector<std::pair<std::string, Tensor>> state;
   Tensor rng;
