@@ -71,6 +71,13 @@ int64_t num_features(const Model& model);
 namespace detail {
 /// The index in the head of the layer giving the logits (its last Dense or Conv).
 size_t logits_index(const Model& model);
+/// create_model's keywords, on a built model (each throws, changing nothing, where the
+/// model has no such place): the head's global pool; the dropout before the logits (the
+/// head's own, else one beside a layer without tensors, so no tensor is renamed); every
+/// StochasticDepth's rate, the family's schedule rescaled to end at `rate`.
+void set_global_pool(Model& model, const std::string& pool);
+void set_head_dropout(Model& model, double p);
+void set_drop_path(Model& model, double rate);
 }  // namespace detail
 
 }  // namespace metalhead

@@ -12,6 +12,7 @@
 #include <flux/chain.h>
 #include <flux/layer.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,11 +41,16 @@ struct FeatureSpec {
   int64_t prefix_tokens = -1;
 };
 
-/// The keywords every high-level model takes.
+/// The keywords every high-level model takes, and create_model's (timm's) others.
 struct ModelOptions {
   int64_t inchannels = 3;
   int64_t nclasses = 1000;
   bool pretrain = false;  // load `<registry name>.safetensors` (see the weights module)
+  // create_model only (the high-level types that take ModelOptions read drop_path_rate):
+  std::optional<double> drop_rate;       // dropout before the logits layer
+  std::optional<double> drop_path_rate;  // stochastic depth: the deepest block's rate
+  std::string global_pool = "avg";       // avg, max, avgmax, or none (with nclasses 0)
+  std::vector<int64_t> imsize = {};      // {H, W} for the families built for one size (ViT, mixers, UNet)
 };
 
 class ModelImpl : public flux::LayerImpl {

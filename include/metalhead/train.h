@@ -3,11 +3,12 @@
 //
 //   metalhead::train::TrainOptions o{.model = "resnet18", .epochs = 3};
 //   metalhead::train::Trainer t(o, data::fashion_mnist(data::Split::train));
-//   while (t.epoch() < o.epochs) {
-//     auto m = t.train_epoch();                       // one pass over the data
-//     t.save("run/checkpoint.safetensors");           // atomically
-//   }
-//   auto r = metalhead::train::evaluate(t.model(), test_loader);
+//   auto test = t.test_loader(data::fashion_mnist(data::Split::test));
+//   t.fit({.run_dir = "run", .test = test.get()});     // train, evaluate, save every epoch
+//   // or by hand: while (t.epoch() < o.epochs) { t.train_epoch(); t.save("run/checkpoint.safetensors"); }
+//
+// Any Model trains: Trainer(my_model, options, data), with options.weights for a
+// pretrained backbone (fine-tuning).
 //
 // Exactness: a Trainer restored from a checkpoint (Trainer::resume) continues with the same
 // weights, optimiser state, schedule position, data order and random numbers an
@@ -140,6 +141,18 @@ Evaluation evaluate(Model& model, data::DataLoader& loader, int64_t nclasses);
 /// Per-channel mean and standard deviation of [N, C, H, W] uint8 images, on [0, 1].
 std::pair<std::vector<double>, std::vector<double>> channel_statistics(const Tensor& images);
 
+/// What Trainer::fit does around the epochs.
+struct FitOptions {
+  /// Gets checkpoint.safetensors, metrics.csv and metrics.svg after every epoch (each
+  /// written atomically); empty: nothing is written.
+  std::filesystem::path run_dir;
+  data::DataLoader* test = nullptr;  // evaluated after every epoch (its loss and accuracy recorded)
+  int64_t stop_after = 0;            // run at most this many epochs now (0: to options().epochs)
+  std::string title;                 // the chart's (default: "MODEL on DATA")
+  std::function<void(const Progress&)> progress;           // after every batch
+  std::function<void(const MetricsRow&)> epoch_done;       // after every epoch, once saved
+};
+
 class Trainer {
  public:
   /// A fresh run: builds options.model for the data's channels and classes, seeded, and
@@ -160,6 +173,9 @@ class Trainer {
 
   /// One epoch; `progress` (if set) is called after every batch.
   EpochMetrics train_epoch(const std::function<void(const Progress&)>& progress = {});
+  /// The epoch loop: train, evaluate, save, report, until options().epochs (or
+  /// stop_after more); returns the history. `metalhead train` is this and its printing.
+  const std::vector<MetricsRow>& fit(const FitOptions& options = {});
   /// Writes model, optimiser, schedule position, RNG state, epoch, options and history
   /// to `path` atomically (a temporary file renamed over it).
   void save(const std::filesystem::path& path) const;

@@ -6,6 +6,8 @@
 
 #include <flux/conv.h>
 #include <flux/dense.h>
+#include <flux/dropout.h>
+#include <metalhead/layers/drop.h>
 #include <flux/parallel.h>
 #include <flux/pooling.h>
 
@@ -222,26 +224,112 @@ int64_t num_features(const Model& model) {
   return l.as<flux::ConvImpl>()->in_channels();
 }
 
+namespace {
+
+// The head's global pool (index 0) and flatten (index 1) slots, checked for `pool`.
+struct PoolSlots {
+  bool pool = false, flatten = false;
+};
+
+PoolSlots pool_slots(const Model& model, const std::string& pool, int64_t nclasses, const std::string& who) {
+  const std::vector<std::string> pools = {"avg", "max", "avgmax", "none"};
+  if (std::find(pools.begin(), pools.end(), pool) == pools.end()) {
+    detail::bad_config(who + ": global_pool", "\"" + pool + "\"", {"\"avg\"", "\"max\"", "\"avgmax\"", "\"none\""});
+  }
+  if (pool == "none" && nclasses != 0) {
+    throw std::invalid_argument(who + ": global_pool \"none\" leaves an unpooled map, which only nclasses 0 (no classifier) takes");
+  }
+  const auto& head = head_of(model);
+  const size_t at = logits_index(model);
+  PoolSlots s;
+  s.pool = head.size() > 1 && at > 0 && is_global_pool(head[0]);
+  s.flatten = s.pool && head.size() > 2 && (is_flatten(head[1]) || layers::is_identity(head[1]));
+  if (!s.pool && pool != "avg") {
+    throw std::invalid_argument(who + ": the head " + head.repr() + " has no global pool to set; global_pool must be \"avg\"");
+  }
+  if (s.pool && pool != "none" && !s.flatten && head[at].as<flux::DenseImpl>() && layers::is_identity(head[0])) {
+    throw std::invalid_argument(who + ": the head " + head.repr() + " has no flatten after its pool for a Dense to take");
+  }
+  return s;
+}
+
+void swap_pool(Model& model, const PoolSlots& s, const std::string& pool) {
+  auto& head = *(*model->layers)[1].as<flux::ChainImpl>();
+  if (!s.pool) return;
+  head.replace(0, global_pool_layer(pool));
+  if (s.flatten) head.replace(1, pool == "none" ? flux::Layer(flux::identity) : flux::Layer(flux::flatten));
+}
+
+// The number of logits the head gives now (0 after reset_classifier(model, 0)).
+int64_t logits_of(const Model& model) {
+  const flux::Layer& l = head_of(model)[logits_index(model)];
+  return l.as<NoLogitsImpl>() ? 0 : l->parameters().front().size(0);
+}
+
+}  // namespace
+
+namespace detail {
+
+void set_global_pool(Model& model, const std::string& pool) {
+  const std::string who = "global_pool(" + model->type_name + ")";
+  swap_pool(model, pool_slots(model, pool, logits_of(model), who), pool);
+}
+
+void set_head_dropout(Model& model, double p) {
+  const std::string who = "drop_rate(" + model->type_name + ")";
+  if (!(p >= 0 && p < 1)) throw std::invalid_argument(who + ": expected a rate in [0, 1), got " + std::to_string(p));
+  auto& head = *(*model->layers)[1].as<flux::ChainImpl>();
+  const size_t at = logits_index(model);
+  // The head's own dropout before its logits layer (MobileNet, EfficientNet, VGG, ...).
+  for (size_t i = at; i-- > 0;) {
+    if (auto d = head[i].as<flux::DropoutImpl>()) {
+      d->p = p;
+      return;
+    }
+  }
+  // Else a dropout joins the nearest layer without tensors before the logits (the pool
+  // or flatten; ViT's token pick at the backbone's end), so no tensor is renamed.
+  auto tensorless = [](const flux::Layer& l) { return l->parameters().empty() && l->buffers().empty(); };
+  for (size_t i = at; i-- > 0;) {
+    if (tensorless(head[i])) {
+      head.replace(i, flux::Chain(head[i], flux::Dropout(p)));
+      return;
+    }
+    if (!head[i]->parameters().empty()) break;
+  }
+  auto& body = *(*model->layers)[0].as<flux::ChainImpl>();
+  if (at == 0 || std::all_of(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(at),
+                             [](const flux::Layer& l) { return !l->parameters().empty(); })) {
+    if (body.size() > 0 && tensorless(body[body.size() - 1])) {
+      body.replace(body.size() - 1, flux::Chain(body[body.size() - 1], flux::Dropout(p)));
+      return;
+    }
+  }
+  throw std::invalid_argument(who + ": the head " + head.repr() + " has no place for a dropout before its logits");
+}
+
+void set_drop_path(Model& model, double rate) {
+  const std::string who = "drop_path_rate(" + model->type_name + ")";
+  if (!(rate >= 0 && rate < 1)) throw std::invalid_argument(who + ": expected a rate in [0, 1), got " + std::to_string(rate));
+  std::vector<layers::StochasticDepthImpl*> drops;
+  for (const auto& m : model->modules()) {
+    if (auto d = dynamic_cast<layers::StochasticDepthImpl*>(m.get())) drops.push_back(d);
+  }
+  if (drops.empty()) throw std::invalid_argument(who + ": this model has no stochastic depth to set");
+  // The family's schedule, rescaled to end at `rate` (constant where it is all 0: the mixers').
+  double most = 0;
+  for (auto* d : drops) most = std::max(most, d->p);
+  for (auto* d : drops) d->p = most > 0 ? rate * d->p / most : rate;
+}
+
+}  // namespace detail
+
 void reset_classifier(Model& model, int64_t nclasses, const std::string& global_pool) {
   const std::string who = "reset_classifier(" + model->type_name + ")";
   if (nclasses < 0) throw std::invalid_argument(who + ": nclasses must be >= 0, got " + std::to_string(nclasses));
-  const std::vector<std::string> pools = {"avg", "max", "avgmax", "none"};
-  if (std::find(pools.begin(), pools.end(), global_pool) == pools.end()) {
-    detail::bad_config(who + ": global_pool", "\"" + global_pool + "\"", {"\"avg\"", "\"max\"", "\"avgmax\"", "\"none\""});
-  }
-  if (global_pool == "none" && nclasses != 0) {
-    throw std::invalid_argument(who + ": global_pool \"none\" leaves an unpooled map, which only nclasses 0 (no classifier) takes");
-  }
+  const PoolSlots slots = pool_slots(model, global_pool, nclasses, who);
   auto& head = *(*model->layers)[1].as<flux::ChainImpl>();
   const size_t at = logits_index(model);
-  const bool has_pool = head.size() > 1 && at > 0 && is_global_pool(head[0]);
-  const bool flatten_slot = has_pool && head.size() > 2 && (is_flatten(head[1]) || layers::is_identity(head[1]));
-  if (!has_pool && global_pool != "avg") {
-    throw std::invalid_argument(who + ": the head " + head.repr() + " has no global pool to set; global_pool must be \"avg\"");
-  }
-  if (has_pool && global_pool != "none" && !flatten_slot && head[at].as<flux::DenseImpl>() && layers::is_identity(head[0])) {
-    throw std::invalid_argument(who + ": the head " + head.repr() + " has no flatten after its pool for a Dense to take");
-  }
 
   // Everything is checked: build the new layers, then swap them in.
   const flux::Layer& old = head[at];
@@ -263,10 +351,7 @@ void reset_classifier(Model& model, int64_t nclasses, const std::string& global_
     }
   }
   head.replace(at, logits);
-  if (has_pool) {
-    head.replace(0, global_pool_layer(global_pool));
-    if (flatten_slot) head.replace(1, global_pool == "none" ? flux::Layer(flux::identity) : flux::Layer(flux::flatten));
-  }
+  swap_pool(model, slots, global_pool);
 }
 
 }  // namespace metalhead

@@ -1,5 +1,6 @@
 #include <metalhead/registry.h>
 
+#include <metalhead/features.h>
 #include <metalhead/weights.h>
 
 #include "models/entries.h"
@@ -71,11 +72,35 @@ const PretrainedCfg& pretrained_cfg(std::string_view name) { return model_info(n
 
 Model create_model(std::string_view name, const ModelOptions& options) {
   const ModelInfo& info = model_info(name);
+  const std::string who = "create_model(" + info.name + ")";
+  static const std::vector<std::string> sized = {"ViT", "MLPMixer", "ResMLP", "gMLP", "UNet"};
+  if (!options.imsize.empty()) {
+    if (std::find(sized.begin(), sized.end(), info.family) == sized.end()) {
+      throw std::invalid_argument(who + ": a " + info.family +
+                                  " takes any image size; imsize is for the families built for one (ViT, MLPMixer, "
+                                  "ResMLP, gMLP, UNet)");
+    }
+    if (options.imsize.size() != 2 || options.imsize[0] <= 0 || options.imsize[1] <= 0) {
+      throw std::invalid_argument(who + ": imsize must be {H, W}, got " + flux::shape_string(options.imsize));
+    }
+  }
+  if (options.nclasses < 0) throw std::invalid_argument(who + ": nclasses must be >= 0, got " + std::to_string(options.nclasses));
   ModelOptions random = options;
   random.pretrain = false;
+  // nclasses 0 (timm's): no classifier, the head gives the pooled features.
+  if (options.nclasses == 0) random.nclasses = info.pretrained.num_classes;
   Model model = info.build(random);
   model->row = info.name;
-  return options.pretrain ? load_pretrained(std::move(model), info.name) : model;
+  if (options.pretrain) model = load_pretrained(std::move(model), info.name);
+  // timm's keywords on the built model: each refuses a model without the place for it.
+  if (options.nclasses == 0) {
+    reset_classifier(model, 0, options.global_pool);
+  } else if (options.global_pool != "avg") {
+    detail::set_global_pool(model, options.global_pool);
+  }
+  if (options.drop_rate) detail::set_head_dropout(model, *options.drop_rate);
+  if (options.drop_path_rate) detail::set_drop_path(model, *options.drop_path_rate);
+  return model;
 }
 
 std::vector<std::string> list_models(std::string_view filter) {

@@ -142,3 +142,31 @@ TEST(FineTune, BadInputIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Fit, TheEpochLoopTrainsEvaluatesAndSaves) {
+  const fs::path dir = fresh_dir("fit");
+  mt::Trainer t({.model = "resnet18", .epochs = 2, .batch_size = 64, .seed = 3}, slice(128));
+  auto test = t.test_loader(slice(64));
+  int calls = 0;
+  int64_t batches = 0;
+  const mt::FitOptions options{.run_dir = dir, .test = test.get(), .stop_after = 1,
+                               .progress = [&](const mt::Progress&) { ++batches; },
+                               .epoch_done = [&](const mt::MetricsRow& row) {
+                                 ++calls;
+                                 EXPECT_TRUE(std::isfinite(row.test_accuracy));
+                               }};
+  EXPECT_EQ(t.fit(options).size(), 1u);  // stop_after: one epoch now
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(batches, 2);
+  for (const char* f : {"checkpoint.safetensors", "metrics.csv", "metrics.svg"}) EXPECT_TRUE(fs::exists(dir / f)) << f;
+  EXPECT_EQ(mt::checkpoint_info(dir / "checkpoint.safetensors").epoch, 1);
+  t.fit(options);
+  EXPECT_EQ(t.epoch(), 2);
+  EXPECT_EQ(calls, 2);
+  t.fit(options);  // the run is done: nothing more
+  EXPECT_EQ(calls, 2);
+}
+
+}  // namespace

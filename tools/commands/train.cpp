@@ -228,35 +228,30 @@ void run(const Args& a, CLI::App* cmd) {
               << " lr " << o.lr << " " << mt::to_string(o.schedule) << ", " << at::get_num_threads()
               << " threads; run folder " << dir.string() << std::endl;
   }
-  const int64_t nclasses = static_cast<int64_t>(trainer->classes().size());
   const int64_t last = a.stop_after > 0 ? std::min(o.epochs, trainer->epoch() + a.stop_after) : o.epochs;
-  while (trainer->epoch() < last) {
-    const mt::EpochMetrics m = trainer->train_epoch([&](const mt::Progress& p) { bar.update(p, o.epochs, last); });
+  mt::FitOptions fit{.run_dir = dir, .test = test.get(), .stop_after = a.stop_after, .title = o.model + " on " + o.data};
+  fit.progress = [&](const mt::Progress& p) { bar.update(p, o.epochs, last); };
+  fit.epoch_done = [&](const mt::MetricsRow& row) {
     bar.finish();
-    std::optional<mt::Evaluation> e;
-    if (test) {
-      e = mt::evaluate(trainer->model(), *test, nclasses);
-      trainer->record_test(*e);
-    }
-    trainer->save(ckpt);
-    mt::write_metrics_csv(csv, trainer->history());
-    mt::write_metrics_svg(svg, trainer->history(), o.model + " on " + o.data);
+    const mt::EpochMetrics& m = row.train;
+    const bool tested = test != nullptr;
     if (a.json) {
       json line{{"epoch", m.epoch}, {"lr", m.lr}, {"loss", m.loss}, {"accuracy", m.accuracy},
                 {"images_per_second", m.images_per_second}, {"seconds", m.seconds}, {"checkpoint", ckpt.string()}};
-      if (e) line["test_loss"] = e->loss, line["test_accuracy"] = e->accuracy;
+      if (tested) line["test_loss"] = row.test_loss, line["test_accuracy"] = row.test_accuracy;
       std::cout << line.dump() << std::endl;
     } else if (!a.quiet) {
       char text[256];
       std::snprintf(text, sizeof text, "epoch %lld/%lld  lr %.4g  loss %.4f  acc %s", static_cast<long long>(m.epoch),
                     static_cast<long long>(o.epochs), m.lr, m.loss, percent(m.accuracy).c_str());
       std::cout << text;
-      if (e) std::cout << "  test loss " << std::fixed << std::setprecision(4) << e->loss << "  test acc "
-                       << percent(e->accuracy);
+      if (tested) std::cout << "  test loss " << std::fixed << std::setprecision(4) << row.test_loss << "  test acc "
+                            << percent(row.test_accuracy);
       std::cout << "  " << std::fixed << std::setprecision(0) << m.images_per_second << " img/s  "
                 << clock_text(m.seconds) << std::defaultfloat << std::endl;
     }
-  }
+  };
+  trainer->fit(fit);
   if (!a.quiet && !a.json) {
     std::cout << "checkpoint " << ckpt.string() << "\nmetrics    " << csv.string() << "\nchart      " << svg.string()
               << std::endl;

@@ -162,6 +162,7 @@ struct ResNeXtOptions {
   int64_t inchannels = 3;
   int64_t nclasses = 1000;
   bool pretrain = false;
+  std::optional<double> drop_path_rate;  // stochastic depth, linear to this at the last block
 };
 /// ResNeXt(depth, {.cardinality = 32, .base_width = 4, ...}): depth 50, 101 or 152.
 class ResNeXt : public Model {

@@ -207,7 +207,8 @@ namespace detail {
 std::vector<ModelInfo> mixer_entries() {
   std::vector<ModelInfo> out;
   auto patch_options = [](const ModelOptions& o, int64_t patch) {
-    return MixerModelOptions{.patch_size = {patch, patch}, .pretrain = o.pretrain, .inchannels = o.inchannels,
+    return MixerModelOptions{.imsize = o.imsize.empty() ? std::vector<int64_t>{224, 224} : o.imsize,
+                             .patch_size = {patch, patch}, .pretrain = o.pretrain, .inchannels = o.inchannels,
                              .nclasses = o.nclasses};
   };
   for (auto [letter, size] : {std::pair{"s", "small"}, {"b", "base"}, {"l", "large"}}) {
@@ -220,7 +221,8 @@ std::vector<ModelInfo> mixer_entries() {
                  [=](const ModelOptions& o) { return MLPMixer("huge", patch_options(o, 16)); }});
   for (std::string config : {"12", "24", "36", "big_24"}) {
     out.push_back({"resmlp_" + config + "_224", {}, "ResMLP", "timm", {224, 224}, [config](const ModelOptions& o) {
-                     return ResMLP(config, {.pretrain = o.pretrain, .inchannels = o.inchannels, .nclasses = o.nclasses});
+                     return ResMLP(config, {.imsize = o.imsize.empty() ? std::vector<int64_t>{224, 224} : o.imsize,
+                                            .pretrain = o.pretrain, .inchannels = o.inchannels, .nclasses = o.nclasses});
                    }});
   }
   for (auto [letters, size] : {std::pair{"ti", "tiny"}, {"s", "small"}, {"b", "base"}}) {

@@ -387,29 +387,32 @@ flux::Layer se(int64_t planes) { return layers::squeeze_excite(planes); }
 }  // namespace
 
 ResNet::ResNet(int64_t depth, const ModelOptions& o)
-    : Model(resnet_model("ResNet", depth, kAllDepths, o.pretrain, {.inchannels = o.inchannels, .nclasses = o.nclasses},
+    : Model(resnet_model("ResNet", depth, kAllDepths, o.pretrain,
+                         {.stochastic_depth_prob = o.drop_path_rate, .inchannels = o.inchannels, .nclasses = o.nclasses},
                          "resnet" + std::to_string(depth))) {}
 
 WideResNet::WideResNet(int64_t depth, const ModelOptions& o)
     : Model(resnet_model("WideResNet", depth, {50, 101}, o.pretrain,
-                         {.base_width = 128, .inchannels = o.inchannels, .nclasses = o.nclasses},
+                         {.base_width = 128, .stochastic_depth_prob = o.drop_path_rate, .inchannels = o.inchannels,
+                          .nclasses = o.nclasses},
                          "wide_resnet" + std::to_string(depth) + "_2")) {}
 
 ResNeXt::ResNeXt(int64_t depth, const ResNeXtOptions& o)
     : Model(resnet_model("ResNeXt", depth, kLargeDepths, o.pretrain,
-                         {.cardinality = o.cardinality, .base_width = o.base_width, .inchannels = o.inchannels,
-                          .nclasses = o.nclasses},
+                         {.cardinality = o.cardinality, .base_width = o.base_width,
+                          .stochastic_depth_prob = o.drop_path_rate, .inchannels = o.inchannels, .nclasses = o.nclasses},
                          resnext_row("resnext", depth, o.cardinality, o.base_width))) {}
 
 SEResNet::SEResNet(int64_t depth, const ModelOptions& o)
     : Model(resnet_model("SEResNet", depth, kAllDepths, o.pretrain,
-                         {.attn_fn = se, .inchannels = o.inchannels, .nclasses = o.nclasses},
+                         {.attn_fn = se, .stochastic_depth_prob = o.drop_path_rate, .inchannels = o.inchannels,
+                          .nclasses = o.nclasses},
                          "seresnet" + std::to_string(depth))) {}
 
 SEResNeXt::SEResNeXt(int64_t depth, const ResNeXtOptions& o)
     : Model(resnet_model("SEResNeXt", depth, kLargeDepths, o.pretrain,
                          {.cardinality = o.cardinality, .base_width = o.base_width, .attn_fn = se,
-                          .inchannels = o.inchannels, .nclasses = o.nclasses},
+                          .stochastic_depth_prob = o.drop_path_rate, .inchannels = o.inchannels, .nclasses = o.nclasses},
                          resnext_row("seresnext", depth, o.cardinality, o.base_width))) {}
 
 namespace {
@@ -450,7 +453,7 @@ std::vector<ModelInfo> resnet_entries() {
   };
   auto resnext_options = [](X x, const ModelOptions& o) {
     return ResNeXtOptions{.cardinality = x.cardinality, .base_width = x.base_width, .inchannels = o.inchannels,
-                          .nclasses = o.nclasses, .pretrain = o.pretrain};
+                          .nclasses = o.nclasses, .pretrain = o.pretrain, .drop_path_rate = o.drop_path_rate};
   };
   auto suffix = [](X x) {
     return std::to_string(x.depth) + "_" + std::to_string(x.cardinality) + "x" + std::to_string(x.base_width) + "d";

@@ -230,7 +230,8 @@ namespace detail {
 
 std::vector<ModelInfo> unet_entries() {
   return {{"unet", {}, "UNet", "Metalhead", {256, 256}, [](const ModelOptions& o) {
-             return UNet({.inchannels = o.inchannels, .outplanes = o.nclasses, .pretrain = o.pretrain});
+             return UNet({.imsize = o.imsize.empty() ? std::vector<int64_t>{256, 256} : o.imsize,
+                          .inchannels = o.inchannels, .outplanes = o.nclasses, .pretrain = o.pretrain});
            }}};
 }
 

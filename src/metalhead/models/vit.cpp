@@ -169,7 +169,8 @@ std::vector<ModelInfo> vit_entries() {
     if (e.alias) aliases.emplace_back(e.alias);
     out.push_back({e.name, std::move(aliases), "ViT", e.source, {224, 224},
                    [config = std::string(e.config), p = e.patch](const ModelOptions& o) -> Model {
-                     return ViT(config, {.patch_size = {p, p}, .inchannels = o.inchannels, .nclasses = o.nclasses,
+                     return ViT(config, {.imsize = o.imsize.empty() ? std::vector<int64_t>{224, 224} : o.imsize,
+                                         .patch_size = {p, p}, .inchannels = o.inchannels, .nclasses = o.nclasses,
                                          .pretrain = o.pretrain});
                    }});
   }

@@ -610,6 +610,23 @@ EpochMetrics Trainer::train_epoch(const std::function<void(const Progress&)>& pr
   return m;
 }
 
+const std::vector<MetricsRow>& Trainer::fit(const FitOptions& f) {
+  const int64_t last = f.stop_after > 0 ? std::min(options_.epochs, epoch_ + f.stop_after) : options_.epochs;
+  const std::string title = f.title.empty() ? options_.model + " on " + options_.data : f.title;
+  const auto nclasses = static_cast<int64_t>(classes_.size());
+  while (epoch_ < last) {
+    train_epoch(f.progress);
+    if (f.test) record_test(evaluate(model_, *f.test, nclasses));
+    if (!f.run_dir.empty()) {
+      save(f.run_dir / "checkpoint.safetensors");
+      write_metrics_csv(f.run_dir / "metrics.csv", history_);
+      write_metrics_svg(f.run_dir / "metrics.svg", history_, title);
+    }
+    if (f.epoch_done) f.epoch_done(history_.back());
+  }
+  return history_;
+}
+
 void Trainer::record_test(const Evaluation& e) {
   if (history_.empty()) throw std::logic_error("Trainer::record_test: no epoch trained yet");
   history_.back().test_loss = e.loss;
