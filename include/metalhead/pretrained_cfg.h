@@ -24,8 +24,9 @@ struct PretrainedCfg {
   bool squash = false;                 // resize straight to [H, W], no crop (timm's crop_mode "squash")
   std::string interpolation;           // bilinear or bicubic
   std::array<double, 3> mean{}, std{};
-  int64_t num_classes = 1000;          // ImageNet-1k: imagenet_classes() names them
+  int64_t num_classes = 1000;
   std::string first_conv, classifier;  // the originals' module names
+  std::string label_set = "imagenet-1k";  // whose classes the logits are: class_names(cfg) (weights.h) names them
 };
 
 }  // namespace metalhead

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <metalhead/model.h>
+#include <metalhead/pretrained_cfg.h>
 
 #include <filesystem>
 #include <map>
@@ -99,5 +100,9 @@ Tensor adapt_input_conv(const Tensor& weight, int64_t inchannels);
 
 /// ImageNet-1k's class names, in the order of the models' 1000 logits.
 const std::vector<std::string>& imagenet_classes();
+
+/// The names of a pretrained config's classes, in the order of its logits (its
+/// label_set's: "imagenet-1k"); throws for a config without class names (UNet's).
+const std::vector<std::string>& class_names(const PretrainedCfg& cfg);
 
 }  // namespace metalhead

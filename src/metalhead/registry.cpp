@@ -29,7 +29,7 @@ const std::vector<ModelInfo>& registered_models() {
         // Metalhead's own (UNet): no published weights; ImageNet statistics, its own size.
         info.pretrained = {.weights = "", .naming = "Metalhead", .input_size = {3, info.input_size[0], info.input_size[1]},
                            .crop_pct = 1.0, .resize = info.input_size[0], .squash = true, .interpolation = "bilinear",
-                           .mean = imagenet_mean, .std = imagenet_std};
+                           .mean = imagenet_mean, .std = imagenet_std, .label_set = ""};
       }
     }
     return out;

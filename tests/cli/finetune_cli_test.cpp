@@ -75,8 +75,9 @@ TEST(CliFineTune, WeightsGiveTheBackboneAndAHeadForTheData) {
     ++compared;
   }
   EXPECT_GT(compared, 40);
-  EXPECT_EQ(after.at("layers.1.2.weight").size(0), 3);  // the head: the data's three classes
-  EXPECT_EQ(before.at("layers.1.2.weight").size(0), 10);
+  // resnet18's head: pool, flatten, Dropout, Dense: the data's three classes.
+  EXPECT_EQ(after.at("layers.1.3.weight").size(0), 3);
+  EXPECT_EQ(before.at("layers.1.3.weight").size(0), 10);
   const auto meta = metalhead::weights::read_safetensors(dir / "checkpoint.safetensors").metadata;
   EXPECT_TRUE(contains(meta.at("metalhead.checkpoint"), source.string())) << "the run records where its backbone came from";
 }

@@ -1,5 +1,6 @@
 // create_model's timm keywords: nclasses 0, global_pool, drop_rate, drop_path_rate, imsize;
 // none of them renames a tensor.
+#include <flux/init.h>
 #include <flux/mode.h>
 #include <gtest/gtest.h>
 #include <metalhead/features.h>
@@ -38,6 +39,29 @@ TEST(CreateModel, NoClassesGivesPooledFeatures) {
   EXPECT_THROW(metalhead::create_model("resnet18", {.global_pool = "none"}), std::invalid_argument);
   EXPECT_THROW(metalhead::create_model("resnet18", {.global_pool = "token"}), std::invalid_argument);
   EXPECT_THROW(metalhead::create_model("resnet18", {.nclasses = -1}), std::invalid_argument);
+}
+
+TEST(StableNames, OptionalLayersRenameNothing) {
+  flux::SkipInit skip;
+  namespace mh = metalhead;
+  auto resnet = [](std::optional<double> dropout, std::optional<double> dropblock, std::optional<double> drop_path) {
+    return mh::Model("ResNet", mh::resnet(mh::BlockType::basicblock, {2, 2, 2, 2},
+                                          {.dropblock_prob = dropblock, .stochastic_depth_prob = drop_path,
+                                           .dropout_prob = dropout}),
+                     3);
+  };
+  const auto plain = names(resnet(std::nullopt, std::nullopt, std::nullopt));
+  EXPECT_EQ(names(resnet(0.5, std::nullopt, std::nullopt)), plain);
+  EXPECT_EQ(names(resnet(std::nullopt, 0.1, std::nullopt)), plain);
+  EXPECT_EQ(names(resnet(std::nullopt, std::nullopt, 0.2)), plain);
+  EXPECT_EQ(names(resnet(0.0, 0.0, 0.0)), plain);
+  EXPECT_EQ(names(mh::Model("DenseNet", mh::densenet({6, 12, 24, 16}, {.dropout_prob = 0.2}), 3)),
+            names(mh::Model("DenseNet", mh::densenet({6, 12, 24, 16}), 3)));
+  EXPECT_EQ(names(mh::Model("ConvMixer", mh::convmixer(256, 2, {.dropout_prob = 0.2}), 3)),
+            names(mh::Model("ConvMixer", mh::convmixer(256, 2), 3)));
+  EXPECT_EQ(names(mh::MobileNetv1(1.0)), names(mh::Model("MobileNetv1", mh::mobilenetv1({.dropout_prob = 0.3}), 3)));
+  // Metalhead's Xception (a Dropout in its head) and timm's legacy_xception (none): one naming.
+  EXPECT_EQ(names(mh::Xception()), names(mh::create_model("legacy_xception")));
 }
 
 TEST(CreateModel, DropRateKeepsTheTensorNames) {

@@ -89,3 +89,20 @@ TEST(PretrainedCfg, PreprocessFollowsTheConfig) {
   bad.input_size = {3, 0, 4};
   expect_error<std::invalid_argument>([&] { md::preprocess(grey, bad); }, {"preprocess", "input_size"});
 }
+
+namespace {
+
+TEST(PretrainedCfg, ClassNamesOfEachRow) {
+  for (const auto& info : metalhead::registered_models()) {
+    if (info.family == "UNet") continue;
+    SCOPED_TRACE(info.name);
+    const auto& names = metalhead::class_names(info.pretrained);
+    ASSERT_EQ(static_cast<int64_t>(names.size()), info.pretrained.num_classes);
+  }
+  const auto& names = metalhead::class_names(metalhead::pretrained_cfg("resnet50"));
+  EXPECT_EQ(names[0], "tench");          // torchvision's ImageNet-1k order
+  EXPECT_EQ(names[281], "tabby");
+  EXPECT_THROW(metalhead::class_names(metalhead::pretrained_cfg("unet")), std::invalid_argument);
+}
+
+}  // namespace

@@ -91,7 +91,9 @@ TEST(ResNetFamily, RefusesUnknownConfigurationsAndWrongInput) {
 
 TEST(ResNetBlocks, BasicblockAndBottleneckLayout) {
   Chain basic = mh::basicblock(64, 64);
-  EXPECT_EQ(basic->repr(), "Chain(Conv((3, 3), 64 => 64, pad=1, bias=false), BatchNorm(64), relu, "
+  // Metalhead's layout, but for the DropBlock slot (identity here), which Metalhead drops:
+  // ours stays so that no tensor is renamed when a DropBlock is asked for (issue 17).
+  EXPECT_EQ(basic->repr(), "Chain(Conv((3, 3), 64 => 64, pad=1, bias=false), BatchNorm(64), identity, relu, "
                            "Conv((3, 3), 64 => 64, pad=1, bias=false), BatchNorm(64))");
   Chain bottleneck = mh::bottleneck(256, 128, {.stride = 2, .cardinality = 32, .base_width = 4});
   // torchvision resnext50_32x4d layer2[0]: width ⌊128 · 4 / 64⌋ · 32 = 256, the grouped
@@ -99,7 +101,8 @@ TEST(ResNetBlocks, BasicblockAndBottleneckLayout) {
   EXPECT_EQ(bottleneck[0]->repr(), "Conv((1, 1), 256 => 256, bias=false)");
   EXPECT_EQ(bottleneck[1]->repr(), "BatchNorm(256, relu)");
   EXPECT_EQ(bottleneck[2]->repr(), "Conv((3, 3), 256 => 256, pad=1, stride=2, groups=32, bias=false)");
-  EXPECT_EQ(bottleneck[5]->repr(), "Conv((1, 1), 256 => 512, bias=false)");
+  EXPECT_EQ(bottleneck[4]->repr(), "identity");  // the DropBlock slot
+  EXPECT_EQ(bottleneck[6]->repr(), "Conv((1, 1), 256 => 512, bias=false)");
 }
 
 TEST(ResNetBlocks, ShortcutKinds) {

@@ -27,7 +27,8 @@ json cfg_json(const metalhead::PretrainedCfg& c) {
   return {{"weights", c.weights},       {"naming", c.naming},   {"input_size", c.input_size},
           {"crop_pct", c.crop_pct},     {"resize", c.resize},   {"crop_mode", c.squash ? "squash" : "center"},
           {"interpolation", c.interpolation}, {"mean", c.mean}, {"std", c.std},
-          {"num_classes", c.num_classes}, {"first_conv", c.first_conv}, {"classifier", c.classifier}};
+          {"num_classes", c.num_classes}, {"first_conv", c.first_conv}, {"classifier", c.classifier},
+          {"label_set", c.label_set}};
 }
 
 }  // namespace

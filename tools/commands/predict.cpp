@@ -79,7 +79,7 @@ WeightedModel weighted_model(const std::string& weights, const std::string& name
   out.model = metalhead::placeholder_model(info);
   metalhead::load_weights(out.model, weights);
   flux::testmode(*out.model.ptr());
-  out.classes = metalhead::imagenet_classes();
+  out.classes = metalhead::class_names(info.pretrained);
   // The evaluation transform the pretrained weights were made for (timm's or torchvision's).
   const metalhead::PretrainedCfg cfg = info.pretrained;
   out.prepare = [cfg](const std::string& file) {

@@ -75,7 +75,9 @@ flux::Chain convmixer(int64_t planes, int64_t depth, const ConvMixerOptions& o) 
                                     layers::conv_norm({1, 1}, planes, planes, o.activation, {.preact = true, .bias = true})));
   }
   return flux::Chain(flux::Chain(std::move(layers)),
-                     layers::create_classifier(planes, o.nclasses, flux::identity, {.dropout_prob = o.dropout_prob}));
+                     // A Dropout slot even at rate 0: stable tensor names.
+                     layers::create_classifier(planes, o.nclasses, flux::identity,
+                                               {.dropout_prob = o.dropout_prob.value_or(0.0)}));
 }
 
 ConvMixer::ConvMixer(const std::string& config, const ModelOptions& o)

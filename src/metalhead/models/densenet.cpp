@@ -83,7 +83,9 @@ flux::Chain densenet(const std::vector<int64_t>& nblocks, const DenseNetOptions&
   }
   layers.emplace_back(flux::BatchNorm(outplanes, flux::relu));
   return flux::Chain(flux::Chain(std::move(layers)),
-                     layers::create_classifier(outplanes, o.nclasses, flux::identity, {.dropout_prob = o.dropout_prob}));
+                     // A Dropout slot even at rate 0: stable tensor names.
+                     layers::create_classifier(outplanes, o.nclasses, flux::identity,
+                                               {.dropout_prob = o.dropout_prob.value_or(0.0)}));
 }
 
 DenseNet::DenseNet(int64_t config, const DenseNetModelOptions& o)

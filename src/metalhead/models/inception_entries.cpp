@@ -8,7 +8,6 @@
 #include "entries.h"
 #include "inception_common.h"
 
-#include <metalhead/layers/classifier.h>
 
 namespace metalhead::detail {
 
@@ -33,14 +32,8 @@ std::vector<ModelInfo> inception_entries() {
       {"inception_v4", {}, "Inceptionv4", "timm", {299, 299}, [](const ModelOptions& o) { return Inceptionv4(o); }},
       {"inception_resnet_v2", {}, "InceptionResNetv2", "timm", {299, 299},
        [](const ModelOptions& o) { return InceptionResNetv2(o); }},
-      {"legacy_xception", {"xception"}, "Xception", "timm", {299, 299}, [](const ModelOptions& o) {
-         // timm's head has no Dropout layer.
-         auto layers = xception({.inchannels = o.inchannels, .nclasses = o.nclasses});
-         Model m("Xception", flux::Chain((*layers)[0].as<flux::ChainImpl>()),
-                 layers::create_classifier(2048, o.nclasses), o.inchannels);
-         m->features = xception_features();
-         return m;
-       }},
+      // timm's head has no dropout: Metalhead's Dropout(0.0) slot computes the same.
+      {"legacy_xception", {"xception"}, "Xception", "timm", {299, 299}, [](const ModelOptions& o) { return Xception(o); }},
   };
 }
 

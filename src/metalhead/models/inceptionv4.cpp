@@ -49,7 +49,9 @@ flux::Layer inception_c() {
 
 flux::Chain head(int64_t features, const InceptionOptions& o, flux::Chain backbone) {
   return flux::Chain(std::move(backbone),
-                     layers::create_classifier(features, o.nclasses, flux::identity, {.dropout_prob = o.dropout_prob}));
+                     // A Dropout slot even at rate 0: stable tensor names.
+                     layers::create_classifier(features, o.nclasses, flux::identity,
+                                               {.dropout_prob = o.dropout_prob.value_or(0.0)}));
 }
 
 // relu(x + scale · conv(branches(x))): timm's Block35/17/8, the projection a biased 1×1.

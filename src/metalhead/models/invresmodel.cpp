@@ -89,8 +89,11 @@ flux::Chain build_invresmodel(const std::vector<IRStage>& stages, const InvResMo
   }
   flux::Chain classifier =
       o.hidden_planes ? layers::create_classifier(inplanes, *o.hidden_planes, o.nclasses,
-                                                  {flux::hardswish, flux::identity}, {.dropout_prob = o.dropout_prob})
-                      : layers::create_classifier(inplanes, o.nclasses, flux::identity, {.dropout_prob = o.dropout_prob});
+                                                  {flux::hardswish, flux::identity},
+                                                  {.dropout_prob = o.dropout_prob.value_or(0.0)})
+                      // A Dropout slot even at rate 0: stable tensor names.
+                      : layers::create_classifier(inplanes, o.nclasses, flux::identity,
+                                                  {.dropout_prob = o.dropout_prob.value_or(0.0)});
   return flux::Chain(flux::Chain(std::move(backbone)), classifier);
 }
 

@@ -142,7 +142,7 @@ flux::Chain mlpmixer(const MixerBlockBuilder& block, std::vector<int64_t> imsize
       layers::PatchEmbedding(imsize, {.inchannels = o.inchannels, .patch_size = o.patch_size, .embedplanes = o.embedplanes}),
       flux::Chain(std::move(blocks)));
   std::vector<flux::Layer> head{single(o.norm_layer(o.embedplanes)), layers::seconddimmean()};
-  if (o.head_dropout_prob) head.emplace_back(flux::Dropout(*o.head_dropout_prob));
+  head.emplace_back(flux::Dropout(o.head_dropout_prob.value_or(0.0)));  // a slot even at 0: stable names
   head.emplace_back(flux::Dense({o.embedplanes, o.nclasses}));
   return flux::Chain(backbone, flux::Chain(std::move(head)));
 }

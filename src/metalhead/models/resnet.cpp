@@ -47,10 +47,14 @@ void append(std::vector<flux::Layer>& layers, const std::vector<flux::Layer>& mo
 }
 
 // Keeps the layers that do something: Metalhead's `filter!(!=(identity), layers)`.
-flux::Chain chain_of(const std::vector<flux::Layer>& layers) {
+// Metalhead's Chain(filter(!=(identity), layers)...), except layer `slot` (the DropBlock
+// position), kept as identity when unused: the tensors after it keep their names whether
+// or not a DropBlock is asked for.
+flux::Chain chain_of(const std::vector<flux::Layer>& layers, size_t slot) {
   std::vector<flux::Layer> kept;
-  for (const auto& l : layers) {
-    if (!layers::is_identity(l)) kept.push_back(l);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (i == slot) kept.push_back(layers[i] ? layers[i] : flux::Layer(flux::identity));
+    else if (!layers::is_identity(layers[i])) kept.push_back(layers[i]);
   }
   return flux::Chain(std::move(kept));
 }
@@ -207,13 +211,14 @@ flux::Chain basicblock(int64_t inplanes, int64_t planes, const BlockOptions& o) 
   std::vector<flux::Layer> layers = layers::conv_norm(
       {3, 3}, inplanes, first_planes, flux::identity,
       {.norm_layer = o.norm_layer, .revnorm = o.revnorm, .stride = o.stride, .pad = 1});
+  const size_t slot = layers.size();
   layers.push_back(o.drop_block);
   layers.emplace_back(o.activation);
   append(layers, layers::conv_norm({3, 3}, first_planes, planes, flux::identity,
                                    {.norm_layer = o.norm_layer, .revnorm = o.revnorm, .pad = 1}));
   if (o.attn_fn) layers.push_back(o.attn_fn(planes));
   layers.push_back(o.drop_path);
-  return chain_of(layers);
+  return chain_of(layers, slot);
 }
 
 flux::Chain bottleneck(int64_t inplanes, int64_t planes, const BlockOptions& o) {
@@ -225,13 +230,14 @@ flux::Chain bottleneck(int64_t inplanes, int64_t planes, const BlockOptions& o) 
   append(layers, layers::conv_norm({3, 3}, first_planes, width, flux::identity,
                                    {.norm_layer = o.norm_layer, .revnorm = o.revnorm, .stride = o.stride, .pad = 1,
                                     .groups = o.cardinality}));
+  const size_t slot = layers.size();
   layers.push_back(o.drop_block);
   layers.emplace_back(o.activation);
   append(layers, layers::conv_norm({1, 1}, width, outplanes, flux::identity,
                                    {.norm_layer = o.norm_layer, .revnorm = o.revnorm}));
   if (o.attn_fn) layers.push_back(o.attn_fn(outplanes));
   layers.push_back(o.drop_path);
-  return chain_of(layers);
+  return chain_of(layers, slot);
 }
 
 flux::Chain bottle2neck(int64_t inplanes, int64_t planes, const BlockOptions& o) {
@@ -253,7 +259,7 @@ flux::Chain bottle2neck(int64_t inplanes, int64_t planes, const BlockOptions& o)
   append(layers, layers::conv_norm({1, 1}, width * o.scale, outplanes, flux::identity,
                                    {.norm_layer = o.norm_layer, .revnorm = o.revnorm}));
   if (o.attn_fn) layers.push_back(o.attn_fn(outplanes));
-  return chain_of(layers);
+  return flux::Chain(std::move(layers));  // no DropBlock or StochasticDepth here (resnet refuses them)
 }
 
 BlockBuilder basicblock_builder(const std::vector<int64_t>& block_repeats, const ResNetOptions& options) {
@@ -342,8 +348,11 @@ flux::Chain resnet(BlockType block_type, const std::vector<int64_t>& block_repea
   }
   const int64_t nfeatures = o.planes_fn(block_repeats).back() * expansion;
   auto classifier_fn = [&](int64_t nf) {
+    // Always a Dropout slot (rate 0 when none is asked for): the logits layer's tensor
+    // names do not depend on the option.
     return layers::create_classifier(nf, o.nclasses, flux::identity,
-                                     {.use_conv = o.use_conv, .pool_layer = o.pool_layer, .dropout_prob = o.dropout_prob});
+                                     {.use_conv = o.use_conv, .pool_layer = o.pool_layer,
+                                      .dropout_prob = o.dropout_prob.value_or(0.0)});
   };
   return build_resnet(resnet_stem(o.stem_type, o), get_layers, block_repeats, o.connection(o.activation),
                       classifier_fn, nfeatures);

@@ -4,6 +4,13 @@
 
 namespace metalhead {
 
+const std::vector<std::string>& class_names(const PretrainedCfg& cfg) {
+  if (cfg.label_set == "imagenet-1k" && cfg.num_classes == 1000) return imagenet_classes();
+  throw std::invalid_argument("class_names: no class names for the label set \"" + cfg.label_set + "\" of " +
+                              std::to_string(cfg.num_classes) + " classes (weights " +
+                              (cfg.weights.empty() ? std::string("none") : cfg.weights) + ")");
+}
+
 const std::vector<std::string>& imagenet_classes() {
   static const std::vector<std::string> names = {
       "tench",
