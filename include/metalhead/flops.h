@@ -29,5 +29,7 @@ double gflops(const std::string& name, const std::vector<int64_t>& input_size = 
 
 /// The table's multiply-adds at the model's own size, or -1 for a name it lacks.
 int64_t tabulated_multiply_adds(const std::string& name);
+/// The parameter count of registry name `name` from the same table; -1 if not there.
+int64_t tabulated_parameters(const std::string& name);
 
 }  // namespace metalhead

@@ -24,6 +24,8 @@ struct ModelInfo {
   std::vector<int64_t> input_size;       // default [H, W]
   std::function<Model(const ModelOptions&)> build;
   PretrainedCfg pretrained;              // how its pretrained weights take images
+  int64_t parameters = 0;                // of the 1000-class model (tests check the originals')
+  double gflops = 0;                     // multiply-adds at input_size, as torchvision and timm count
 };
 
 /// create_model(name, {.inchannels = 3, .nclasses = 1000, .pretrain = false}): the model

@@ -1,6 +1,7 @@
 #include <metalhead/registry.h>
 
 #include <metalhead/features.h>
+#include <metalhead/flops.h>
 #include <metalhead/weights.h>
 
 #include "models/entries.h"
@@ -23,6 +24,8 @@ const std::vector<ModelInfo>& registered_models() {
       out.insert(out.end(), more.begin(), more.end());
     }
     for (ModelInfo& info : out) {
+      info.parameters = tabulated_parameters(info.name);
+      info.gflops = static_cast<double>(tabulated_multiply_adds(info.name)) / 1e9;
       if (auto it = detail::pretrained_cfgs().find(info.name); it != detail::pretrained_cfgs().end()) {
         info.pretrained = it->second;
       } else {

@@ -49,8 +49,8 @@ void add_list(CLI::App& app) {
     }
     for (const auto& name : metalhead::list_models(*filter)) {
       const auto& info = metalhead::model_info(name);
-      const int64_t params = flux::parameter_count(*metalhead::placeholder_model(info).ptr());
-      const double g = *live ? metalhead::gflops(name, info.input_size) : metalhead::gflops(name);
+      const int64_t params = *live ? flux::parameter_count(*metalhead::placeholder_model(info).ptr()) : info.parameters;
+      const double g = *live ? metalhead::gflops(name, info.input_size) : info.gflops;
       if (*as_json) {
         rows.push_back({{"name", name}, {"aliases", info.aliases}, {"family", info.family}, {"source", info.source},
                         {"parameters", params}, {"gflops", g},
