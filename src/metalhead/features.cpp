@@ -44,25 +44,32 @@ Path backbone_path(const Model& m, const std::string& module) {
   return path;
 }
 
-// Runs `chain` on x, recording the outputs at `wanted[next...]` (paths in execution
-// order, from `depth` on relative to this chain); returns early once all are recorded.
-Tensor run_collecting(const flux::ChainImpl& chain, Tensor x, const std::vector<Path>& wanted, size_t depth,
+// Runs `chain` (the layer at `prefix` in the backbone) on x, recording the outputs at
+// `wanted[next...]` (paths in execution order) that lie inside it; returns early once all
+// are recorded.
+Tensor run_collecting(const flux::ChainImpl& chain, Tensor x, const std::vector<Path>& wanted, const Path& prefix,
                       size_t& next, std::vector<Tensor>& out) {
+  const size_t depth = prefix.size();
+  auto inside = [&](const Path& w) {
+    return w.size() > depth && std::equal(prefix.begin(), prefix.end(), w.begin());
+  };
   for (size_t i = 0; i < chain.size() && next < wanted.size(); ++i) {
     const Path& w = wanted[next];
-    if (w[depth] != i) {
+    if (!inside(w) || w[depth] != i) {
       x = chain[i](x);
       continue;
     }
     if (w.size() > depth + 1) {
       auto inner = chain[i].as<flux::ChainImpl>();
       if (!inner) throw std::logic_error("features: a feature module lies inside " + chain[i]->repr() + ", not a Chain");
-      x = run_collecting(*inner, x, wanted, depth + 1, next, out);
-      // The stage may also end where the inner chain does.
+      Path here = prefix;
+      here.push_back(i);
+      x = run_collecting(*inner, x, wanted, here, next, out);
     } else {
       x = chain[i](x);
     }
-    while (next < wanted.size() && wanted[next].size() == depth + 1 && wanted[next][depth] == i) {
+    // The stage may also end where the inner chain does.
+    while (next < wanted.size() && wanted[next].size() == depth + 1 && inside(wanted[next]) && wanted[next][depth] == i) {
       out.push_back(x);
       ++next;
     }
@@ -165,7 +172,7 @@ std::vector<Tensor> FeatureExtractor::operator()(const Tensor& images) const {
   for (size_t i : order) sorted.push_back(wanted[i]);
   size_t next = 0;
   std::vector<Tensor> collected;
-  run_collecting(backbone_of(model_), images, sorted, 0, next, collected);
+  run_collecting(backbone_of(model_), images, sorted, {}, next, collected);
   if (collected.size() != sorted.size()) throw std::logic_error("features: a feature module was not reached");
   std::vector<Tensor> out(collected.size());
   for (size_t k = 0; k < order.size(); ++k) {
