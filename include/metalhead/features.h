@@ -43,6 +43,8 @@ class FeatureExtractor {
  private:
   Model model_;
   std::vector<size_t> indices_;
+  std::vector<std::vector<size_t>> paths_;  // the stages' index paths in the backbone, in execution order
+  std::vector<size_t> order_;               // paths_[k] is stage indices_[order_[k]]
 };
 
 /// features(model, {.out_indices}): throws for an index out of range or repeated.
@@ -71,6 +73,10 @@ int64_t num_features(const Model& model);
 namespace detail {
 /// The index in the head of the layer giving the logits (its last Dense or Conv).
 size_t logits_index(const Model& model);
+/// How many logits the head gives (0 after reset_classifier(model, 0)).
+int64_t num_logits(const Model& model);
+/// Our names of the logits layer's tensors: what a new head leaves as initialised.
+std::vector<std::string> logits_tensor_names(const Model& model);
 /// create_model's keywords, on a built model (each throws, changing nothing, where the
 /// model has no such place): the head's global pool; the dropout before the logits (the
 /// head's own, else one beside a layer without tensors, so no tensor is renamed); every

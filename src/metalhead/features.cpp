@@ -151,7 +151,15 @@ const std::vector<FeatureInfo>& feature_info(const Model& model) {
 }
 
 FeatureExtractor::FeatureExtractor(Model model, std::vector<size_t> indices)
-    : model_(std::move(model)), indices_(std::move(indices)) {}
+    : model_(std::move(model)), indices_(std::move(indices)) {
+  // The stages' paths in execution order, once: order_[k] is the k-th collected's index.
+  std::vector<Path> wanted;
+  for (size_t i : indices_) wanted.push_back(backbone_path(model_, model_->features.stages.at(i).module));
+  order_.resize(wanted.size());
+  for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+  std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return wanted[a] < wanted[b]; });
+  for (size_t i : order_) paths_.push_back(wanted[i]);
+}
 
 std::vector<FeatureInfo> FeatureExtractor::info() const {
   std::vector<FeatureInfo> out;
@@ -162,26 +170,18 @@ std::vector<FeatureInfo> FeatureExtractor::info() const {
 std::vector<Tensor> FeatureExtractor::operator()(const Tensor& images) const {
   check_images(model_, images, "features");
   const auto& spec = model_->features;
-  std::vector<Path> wanted;
-  for (size_t i : indices_) wanted.push_back(backbone_path(model_, spec.stages[i].module));
-  // Execution order; a stage recorded twice would be one path collected once.
-  std::vector<size_t> order(wanted.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return wanted[a] < wanted[b]; });
-  std::vector<Path> sorted;
-  for (size_t i : order) sorted.push_back(wanted[i]);
   size_t next = 0;
   std::vector<Tensor> collected;
-  run_collecting(backbone_of(model_), images, sorted, {}, next, collected);
-  if (collected.size() != sorted.size()) throw std::logic_error("features: a feature module was not reached");
+  run_collecting(backbone_of(model_), images, paths_, {}, next, collected);
+  if (collected.size() != paths_.size()) throw std::logic_error("features: a feature module was not reached");
   std::vector<Tensor> out(collected.size());
-  for (size_t k = 0; k < order.size(); ++k) {
+  for (size_t k = 0; k < order_.size(); ++k) {
     Tensor t = collected[k];
     if (spec.prefix_tokens >= 0) {
-      const int64_t r = spec.stages[indices_[order[k]]].reduction;
+      const int64_t r = spec.stages[indices_[order_[k]]].reduction;
       t = tokens_to_map(t, spec.prefix_tokens, images.size(2) / r, images.size(3) / r, "features(" + model_->type_name + ")");
     }
-    out[order[k]] = t;
+    out[order_[k]] = t;
   }
   return out;
 }
@@ -267,19 +267,27 @@ void swap_pool(Model& model, const PoolSlots& s, const std::string& pool) {
   if (s.flatten) head.replace(1, pool == "none" ? flux::Layer(flux::identity) : flux::Layer(flux::flatten));
 }
 
-// The number of logits the head gives now (0 after reset_classifier(model, 0)).
-int64_t logits_of(const Model& model) {
-  const flux::Layer& l = head_of(model)[logits_index(model)];
-  return l.as<NoLogitsImpl>() ? 0 : l->parameters().front().size(0);
-}
-
 }  // namespace
 
 namespace detail {
 
+int64_t num_logits(const Model& model) {
+  const flux::Layer& l = head_of(model)[logits_index(model)];
+  return l.as<NoLogitsImpl>() ? 0 : l->parameters().front().size(0);
+}
+
+std::vector<std::string> logits_tensor_names(const Model& model) {
+  const std::string prefix = "layers.1." + std::to_string(logits_index(model)) + ".";
+  std::vector<std::string> out;
+  for (const auto& p : model->named_parameters()) {
+    if (p.key().rfind(prefix, 0) == 0) out.push_back(p.key());
+  }
+  return out;
+}
+
 void set_global_pool(Model& model, const std::string& pool) {
   const std::string who = "global_pool(" + model->type_name + ")";
-  swap_pool(model, pool_slots(model, pool, logits_of(model), who), pool);
+  swap_pool(model, pool_slots(model, pool, num_logits(model), who), pool);
 }
 
 void set_head_dropout(Model& model, double p) {
@@ -341,7 +349,8 @@ void reset_classifier(Model& model, int64_t nclasses, const std::string& global_
   // Everything is checked: build the new layers, then swap them in.
   const flux::Layer& old = head[at];
   const int64_t in = num_features(model);
-  const bool conv = old.as<flux::ConvImpl>() || (old.as<NoLogitsImpl>() && old.as<NoLogitsImpl>()->conv);
+  const auto removed = old.as<NoLogitsImpl>();
+  const bool conv = old.as<flux::ConvImpl>() || (removed && removed->conv);
   flux::Layer logits(std::make_shared<NoLogitsImpl>(in, conv));
   if (nclasses > 0) {
     if (auto d = old.as<flux::DenseImpl>()) {

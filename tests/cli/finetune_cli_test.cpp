@@ -1,6 +1,7 @@
 // Fine-tuning from the command line (`train --weights/--pretrained/--freeze-backbone`),
 // `embed`, and their refusals: exit status, message, nothing left on disk.
 #include "run.h"
+#include "temp_dir.h"
 
 #include <metalhead/data/images.h>
 #include <metalhead/weights/safetensors.h>
@@ -14,15 +15,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(testing::TempDir()) / ("metalhead-finetune-cli-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 const std::string kQuick = "--limit 256 --batch-size 64 --threads 1 --workers 1 --test-data '' -q";
 

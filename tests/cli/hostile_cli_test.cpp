@@ -2,6 +2,7 @@
 // and non-finite checkpoints, two writers of one run. Each must end quickly with a clear
 // message and a non-zero exit, never a hang, an abort or a libtorch stack dump.
 #include "run.h"
+#include "temp_dir.h"
 
 #include <metalhead/weights/safetensors.h>
 
@@ -15,15 +16,6 @@
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(testing::TempDir()) / ("metalhead-hostile-cli-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // No libtorch C++ stack in what the user reads.
 void expect_clean(const cli_test::Run& r) {

@@ -1,6 +1,7 @@
 // `metalhead train`, `eval`, `classify` and `samples` as a user runs them, and how they
 // refuse bad input: exit status, message, nothing lost on disk.
 #include "run.h"
+#include "temp_dir.h"
 
 #include <metalhead/data/images.h>
 #include <metalhead/registry.h>
@@ -19,15 +20,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(testing::TempDir()) / ("metalhead-cli-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // A quick run: 256 Fashion-MNIST images, batches of 64, one thread, no per-epoch test set.
 const std::string kQuick = "--model resnet18 --limit 256 --batch-size 64 --threads 1 --workers 1 --test-data '' -q";

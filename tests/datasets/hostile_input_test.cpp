@@ -5,6 +5,7 @@
 #include <metalhead/data/loader.h>
 
 #include "flux/testing.h"
+#include "temp_dir.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -20,13 +21,6 @@ namespace fs = std::filesystem;
 namespace md = metalhead::data;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(testing::TempDir()) / ("metalhead-hostile-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -1,5 +1,7 @@
 // Image files through OpenCV: round trips, image folders and their refusals, and
 // torchvision's evaluation preprocessing checked by hand.
+#include "temp_dir.h"
+
 #include <metalhead/data/images.h>
 
 #include <gtest/gtest.h>
@@ -12,13 +14,6 @@ namespace fs = std::filesystem;
 namespace md = metalhead::data;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(testing::TempDir()) / ("metalhead-images-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 template <class F>
 std::string error_of(F&& f) {

@@ -5,6 +5,7 @@
 #include <metalhead/train.h>
 
 #include "flux/testing.h"
+#include "temp_dir.h"
 
 #include <csignal>
 #include <filesystem>
@@ -16,13 +17,6 @@ namespace fs = std::filesystem;
 namespace mt = metalhead::train;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(testing::TempDir()) / ("metalhead-files-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> out;

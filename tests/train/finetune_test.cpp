@@ -1,5 +1,8 @@
 // Fine-tuning: the Trainer takes any Model, starts from a file's backbone with a new head,
 // freezes and unfreezes the backbone, scales the head's learning rate, and resumes exactly.
+#include "temp_dir.h"
+#include "train/fashion_slice.h"
+
 #include <metalhead/data/idx.h>
 #include <metalhead/features.h>
 #include <metalhead/metalhead.h>
@@ -18,20 +21,6 @@ namespace fs = std::filesystem;
 namespace mt = metalhead::train;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(testing::TempDir()) / ("metalhead-finetune-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-metalhead::data::LabelledImages slice(int64_t n) {
-  auto d = metalhead::data::fashion_mnist(metalhead::data::Split::train);
-  d.images = d.images.narrow(0, 0, n);
-  d.labels = d.labels.narrow(0, 0, n);
-  return d;
-}
 
 // A 1-channel resnet18 trained on nothing: its own random weights, a 5-class head.
 fs::path source_weights(metalhead::Model& source) {

@@ -1,5 +1,8 @@
 // The training library: schedules by hand, optimisers against libtorch's torch::optim,
 // resume-equals-uninterrupted, checkpoints, metrics files.
+#include "temp_dir.h"
+#include "train/fashion_slice.h"
+
 #include <metalhead/data/idx.h>
 #include <metalhead/registry.h>
 #include <metalhead/train.h>
@@ -19,21 +22,6 @@ namespace fs = std::filesystem;
 namespace mt = metalhead::train;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(testing::TempDir()) / ("metalhead-train-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-// A small slice of Fashion-MNIST: enough for a few steps, quick on 2 cores.
-metalhead::data::LabelledImages slice(int64_t n) {
-  auto d = metalhead::data::fashion_mnist(metalhead::data::Split::train);
-  d.images = d.images.narrow(0, 0, n);
-  d.labels = d.labels.narrow(0, 0, n);
-  return d;
-}
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);

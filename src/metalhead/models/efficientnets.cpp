@@ -114,6 +114,10 @@ InvResModelOptions efficientnetv2_options(const V2Config& c, const EfficientNetO
           .nclasses = o.nclasses};
 }
 
+// EfficientNetv2 configurations and their names' suffixes (efficientnet_v2_s, ...).
+constexpr std::pair<const char*, const char*> kV2Suffixes[] = {
+    {"small", "s"}, {"medium", "m"}, {"large", "l"}, {"xlarge", "xl"}};
+
 }  // namespace
 
 flux::Chain efficientnet(const std::string& config, const EfficientNetOptions& o) {
@@ -150,11 +154,11 @@ EfficientNetv2::EfficientNetv2(const std::string& config, const ModelOptions& o)
         m->features = invresmodel_features(c.stages, efficientnetv2_options(c, options));
         return m;
       }(), o.pretrain, [&]() -> std::string {
-        const std::map<std::string, std::string> names = {
-            {"small", "efficientnet_v2_s"}, {"medium", "efficientnet_v2_m"}, {"large", "efficientnet_v2_l"},
-            {"xlarge", "tf_efficientnetv2_xl"}};
-        auto it = names.find(config);
-        return it == names.end() ? "" : it->second;
+        // timm's name, a row or an alias of one for every size (pretrained takes the row's).
+        for (auto [c, suffix] : kV2Suffixes) {
+          if (config == c) return std::string("tf_efficientnetv2_") + suffix;
+        }
+        return "";
       }())) {}
 
 namespace detail {
@@ -165,7 +169,7 @@ std::vector<ModelInfo> efficientnet_entries() {
     out.push_back({"efficientnet_" + c, {}, "EfficientNet", c == "b8" ? "timm" : "torchvision", {s.imsize, s.imsize},
                    [c = c](const ModelOptions& o) { return EfficientNet(c, o); }});
   }
-  for (auto [c, suffix] : {std::pair{"small", "s"}, {"medium", "m"}, {"large", "l"}, {"xlarge", "xl"}}) {
+  for (auto [c, suffix] : kV2Suffixes) {
     const int64_t size = efficientnetv2_configs().at(c).imsize;
     std::string tv = std::string("efficientnet_v2_") + suffix, tf = std::string("tf_efficientnetv2_") + suffix;
     const bool xl = std::string(c) == "xlarge";

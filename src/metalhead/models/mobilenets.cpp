@@ -160,6 +160,10 @@ InvResModelOptions mnasnet_options(const std::string& config, const MNASNetConfi
           .nclasses = o.nclasses};
 }
 
+// torchvision's MNASNet B1 rows by width multiplier.
+constexpr std::pair<const char*, double> kMNASNetWidths[] = {
+    {"mnasnet0_5", 0.5}, {"mnasnet0_75", 0.75}, {"mnasnet1_0", 1.0}, {"mnasnet1_3", 1.3}};
+
 }  // namespace
 
 flux::Chain mobilenetv1(const MobileNetv1Options& o) {
@@ -216,7 +220,7 @@ MNASNet::MNASNet(const std::string& config, const ModelOptions& o, double width_
         return m;
       }(), o.pretrain, [&]() -> std::string {
         if (config == "B1") {
-          for (auto [name, w] : {std::pair{"mnasnet0_5", 0.5}, {"mnasnet0_75", 0.75}, {"mnasnet1_0", 1.0}, {"mnasnet1_3", 1.3}}) {
+          for (auto [name, w] : kMNASNetWidths) {
             if (w == width_mult) return name;
           }
           return "";
@@ -238,7 +242,7 @@ std::vector<ModelInfo> mobilenet_entries() {
   for (std::string c : {"small", "large"}) {
     add("mobilenet_v3_" + c, {}, "MobileNetv3", "torchvision", [c](const ModelOptions& o) { return MobileNetv3(c, o); });
   }
-  for (auto [name, width] : {std::pair{"mnasnet0_5", 0.5}, {"mnasnet0_75", 0.75}, {"mnasnet1_0", 1.0}, {"mnasnet1_3", 1.3}}) {
+  for (auto [name, width] : kMNASNetWidths) {
     std::vector<std::string> aliases;
     if (width == 1.0) aliases = {"mnasnet_100", "mnasnet_b1"};
     add(name, aliases, "MNASNet", "torchvision", [w = width](const ModelOptions& o) { return MNASNet("B1", o, w); });

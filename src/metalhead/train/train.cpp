@@ -428,22 +428,6 @@ std::vector<MetricsRow> history_from(const json& j) {
 
 namespace {
 
-// The logits layer's tensors (our names): what a fine-tuning run leaves new.
-std::vector<std::string> logits_tensors(const Model& model) {
-  const std::string prefix = "layers.1." + std::to_string(metalhead::detail::logits_index(model)) + ".";
-  std::vector<std::string> out;
-  for (const auto& p : model.ptr()->named_parameters()) {
-    if (p.key().rfind(prefix, 0) == 0) out.push_back(p.key());
-  }
-  return out;
-}
-
-// The logits layer's outputs: its weight's first dimension (Dense and Conv alike).
-int64_t num_classes_of(const Model& model) {
-  const auto& layer = (*classifier(model))[metalhead::detail::logits_index(model)];
-  return layer->parameters().front().size(0);
-}
-
 bool has_backbone_split(const Model& model) {
   if (model->type_name == "UNet") return false;  // a dense predictor: its head is the decoder's last block
   try {
@@ -457,7 +441,7 @@ bool has_backbone_split(const Model& model) {
 // The backbone from options.weights; the logits layer stays as initialised.
 void load_backbone(Model& model, const TrainOptions& o) {
   if (o.weights.empty()) return;
-  load_weights(model, o.weights, {.keep = logits_tensors(model), .adapt_inchannels = true});
+  load_weights(model, o.weights, {.keep = metalhead::detail::logits_tensor_names(model), .adapt_inchannels = true});
 }
 
 }  // namespace
@@ -509,8 +493,9 @@ Trainer::Trainer(Model model, TrainOptions options, data::LabelledImages train, 
   } else {
     model_ = model_info(options_.model).build({.inchannels = inchannels_, .nclasses = nclasses});
   }
-  if (has_backbone_split(model_) && num_classes_of(model_) != nclasses) {
-    throw std::invalid_argument("Trainer: the " + model_->type_name + " gives " + std::to_string(num_classes_of(model_)) +
+  if (has_backbone_split(model_) && metalhead::detail::num_logits(model_) != nclasses) {
+    throw std::invalid_argument("Trainer: the " + model_->type_name + " gives " +
+                                std::to_string(metalhead::detail::num_logits(model_)) +
                                 " logits, the data has " + std::to_string(nclasses) +
                                 " classes (reset_classifier(model, " + std::to_string(nclasses) + ") gives it a new head)");
   }

@@ -10,7 +10,6 @@
 #include "naming.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <utility>
 #include <fstream>
@@ -273,20 +272,9 @@ Model load_pretrained(Model model, const std::string& name) {
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(model->type_name + ": " + e.what());
   }
-  const PretrainedCfg& cfg = pretrained_cfg(name);
   LoadOptions options{.adapt_inchannels = model->inchannels != 3};
   // Another number of classes (transfer learning): the logits layer stays as initialised.
-  const size_t logits = detail::logits_index(model);
-  const std::string prefix = "layers.1." + std::to_string(logits) + ".";
-  bool other_classes = false;
-  for (const auto& [n, t] : our_tensors(*model.ptr())) {
-    if (n.rfind(prefix, 0) == 0 && t.dim() >= 1 && t.size(0) != cfg.num_classes) other_classes = true;
-  }
-  if (other_classes) {
-    for (const auto& [n, t] : our_tensors(*model.ptr())) {
-      if (n.rfind(prefix, 0) == 0) options.keep.push_back(n);
-    }
-  }
+  if (detail::num_logits(model) != pretrained_cfg(name).num_classes) options.keep = detail::logits_tensor_names(model);
   load_weights(model, path, options);
   return model;
 }
