@@ -39,6 +39,8 @@ class FeatureExtractor {
   /// The selected stages' info, in the order the maps come.
   std::vector<FeatureInfo> info() const;
   const Model& model() const { return model_; }
+  /// The maps, and with `final` the whole of forward_features too, in one pass.
+  std::vector<Tensor> run(const Tensor& images, Tensor* final) const;
 
  private:
   Model model_;
@@ -49,6 +51,22 @@ class FeatureExtractor {
 
 /// features(model, {.out_indices}): throws for an index out of range or repeated.
 FeatureExtractor features(const Model& model, const FeatureOptions& options = {});
+
+struct IntermediatesOptions {
+  std::vector<int64_t> indices = {};  // stages (feature_info indices; -1 is the last); empty: all
+  bool intermediates_only = false;    // stop after the last selected stage
+};
+
+struct Intermediates {
+  Tensor features;                   // forward_features' output (undefined with intermediates_only)
+  std::vector<Tensor> intermediates; // one map per selected stage, as features() gives them
+};
+
+/// forward_intermediates(model, images, {.indices, .intermediates_only}): timm's
+/// forward_intermediates in one pass: the selected stages' maps and the unpooled
+/// features, so that forward_head(model, result.features) gives the logits. Throws for
+/// an index out of range (after counting negative ones from the end) or repeated.
+Intermediates forward_intermediates(const Model& model, const Tensor& images, const IntermediatesOptions& options = {});
 
 /// forward_features(model, images): the backbone's unpooled last map ([N, C, h, w]), or
 /// the tokens ([N, T, D]) for token models: everything before the head.
@@ -73,6 +91,10 @@ int64_t num_features(const Model& model);
 namespace detail {
 /// The index in the head of the layer giving the logits (its last Dense or Conv).
 size_t logits_index(const Model& model);
+/// The backbone's feature layers (those before the head) cut after each of `stages`
+/// (indices into feature_info, increasing): stages.size() + 1 runs of layers, shared with
+/// the model, the last the layers after the last stage (often none).
+std::vector<std::vector<flux::Layer>> stage_segments(const Model& model, const std::vector<size_t>& stages);
 /// How many logits the head gives (0 after reset_classifier(model, 0)).
 int64_t num_logits(const Model& model);
 /// Our names of the logits layer's tensors: what a new head leaves as initialised.

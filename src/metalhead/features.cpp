@@ -12,6 +12,7 @@
 #include <flux/pooling.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -19,6 +20,15 @@ namespace metalhead {
 namespace {
 
 using Path = std::vector<size_t>;
+
+// Execution order of two paths: a Chain's output comes after everything inside it.
+bool runs_before(const Path& a, const Path& b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return a[i] < b[i];
+  }
+  return a.size() > b.size();
+}
 
 const flux::ChainImpl& backbone_of(const Model& m) { return *(*m->layers)[0].as<flux::ChainImpl>(); }
 const flux::ChainImpl& head_of(const Model& m) { return *(*m->layers)[1].as<flux::ChainImpl>(); }
@@ -47,24 +57,26 @@ Path backbone_path(const Model& m, const std::string& module) {
 // Runs `chain` (the layer at `prefix` in the backbone) on x, recording the outputs at
 // `wanted[next...]` (paths in execution order) that lie inside it; returns early once all
 // are recorded.
+// With `end`, runs the first `end` layers whether or not all are recorded.
 Tensor run_collecting(const flux::ChainImpl& chain, Tensor x, const std::vector<Path>& wanted, const Path& prefix,
-                      size_t& next, std::vector<Tensor>& out) {
+                      size_t& next, std::vector<Tensor>& out, std::optional<size_t> end = std::nullopt) {
   const size_t depth = prefix.size();
   auto inside = [&](const Path& w) {
     return w.size() > depth && std::equal(prefix.begin(), prefix.end(), w.begin());
   };
-  for (size_t i = 0; i < chain.size() && next < wanted.size(); ++i) {
-    const Path& w = wanted[next];
-    if (!inside(w) || w[depth] != i) {
+  const size_t stop = end ? std::min(*end, chain.size()) : chain.size();
+  for (size_t i = 0; i < stop && (end || next < wanted.size()); ++i) {
+    if (next == wanted.size() || !inside(wanted[next]) || wanted[next][depth] != i) {
       x = chain[i](x);
       continue;
     }
+    const Path& w = wanted[next];
     if (w.size() > depth + 1) {
       auto inner = chain[i].as<flux::ChainImpl>();
       if (!inner) throw std::logic_error("features: a feature module lies inside " + chain[i]->repr() + ", not a Chain");
       Path here = prefix;
       here.push_back(i);
-      x = run_collecting(*inner, x, wanted, here, next, out);
+      x = run_collecting(*inner, x, wanted, here, next, out, end ? std::optional<size_t>(inner->size()) : std::nullopt);
     } else {
       x = chain[i](x);
     }
@@ -75,6 +87,42 @@ Tensor run_collecting(const flux::ChainImpl& chain, Tensor x, const std::vector<
     }
   }
   return x;
+}
+
+// Cuts `chain` (the layer at `prefix` in the backbone) after each of `cuts[next...]`
+// (paths in execution order, each at most once) that lies inside it: the layers go to
+// segments.back(), and every cut opens a new segment. A cut inside a nested Chain splits
+// that Chain in two, each half a Chain of its own (a single layer stays itself).
+void cut_after(const flux::ChainImpl& chain, const std::vector<Path>& cuts, const Path& prefix, size_t& next,
+               std::vector<std::vector<flux::Layer>>& segments) {
+  const size_t depth = prefix.size();
+  auto inside = [&](const Path& w) {
+    return w.size() > depth && std::equal(prefix.begin(), prefix.end(), w.begin());
+  };
+  auto wrap = [](std::vector<flux::Layer> ls) {
+    return ls.size() == 1 ? ls.front() : flux::Layer(flux::Chain(std::move(ls)));
+  };
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const bool deeper = next < cuts.size() && inside(cuts[next]) && cuts[next][depth] == i && cuts[next].size() > depth + 1;
+    if (deeper) {
+      auto inner = chain[i].as<flux::ChainImpl>();
+      if (!inner) throw std::logic_error("features: a feature module lies inside " + chain[i]->repr() + ", not a Chain");
+      Path here = prefix;
+      here.push_back(i);
+      std::vector<std::vector<flux::Layer>> parts(1);
+      cut_after(*inner, cuts, here, next, parts);
+      for (size_t k = 0; k < parts.size(); ++k) {
+        if (k > 0) segments.emplace_back();
+        if (!parts[k].empty()) segments.back().push_back(wrap(std::move(parts[k])));
+      }
+    } else {
+      segments.back().push_back(chain[i]);
+    }
+    if (next < cuts.size() && inside(cuts[next]) && cuts[next].size() == depth + 1 && cuts[next][depth] == i) {
+      segments.emplace_back();
+      ++next;
+    }
+  }
 }
 
 Tensor check_images(const Model& m, const Tensor& x, const char* who) {
@@ -132,6 +180,25 @@ flux::Layer global_pool_layer(const std::string& pool) {
 }  // namespace
 
 namespace detail {
+std::vector<std::vector<flux::Layer>> stage_segments(const Model& model, const std::vector<size_t>& stages) {
+  const auto& info = feature_info(model);
+  std::vector<Path> cuts;
+  for (size_t i : stages) cuts.push_back(backbone_path(model, info.at(i).module));
+  if (!std::is_sorted(cuts.begin(), cuts.end(), runs_before) || std::adjacent_find(cuts.begin(), cuts.end()) != cuts.end()) {
+    throw std::invalid_argument("stage_segments(" + model->type_name + "): the stages must be distinct and in order");
+  }
+  const auto& bb = backbone_of(model);
+  const size_t end = head_start(model);
+  if (!cuts.empty() && cuts.back().front() >= end) {
+    throw std::logic_error("stage_segments(" + model->type_name + "): a stage lies in the head");
+  }
+  std::vector<flux::Layer> body(bb.begin(), bb.begin() + static_cast<std::ptrdiff_t>(end));
+  std::vector<std::vector<flux::Layer>> segments(1);
+  size_t next = 0;
+  cut_after(*flux::Chain(std::move(body)), cuts, {}, next, segments);
+  return segments;
+}
+
 size_t logits_index(const Model& m) {
   const auto& head = head_of(m);
   for (size_t i = head.size(); i-- > 0;) {
@@ -157,7 +224,7 @@ FeatureExtractor::FeatureExtractor(Model model, std::vector<size_t> indices)
   for (size_t i : indices_) wanted.push_back(backbone_path(model_, model_->features.stages.at(i).module));
   order_.resize(wanted.size());
   for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-  std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return wanted[a] < wanted[b]; });
+  std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return runs_before(wanted[a], wanted[b]); });
   for (size_t i : order_) paths_.push_back(wanted[i]);
 }
 
@@ -167,12 +234,16 @@ std::vector<FeatureInfo> FeatureExtractor::info() const {
   return out;
 }
 
-std::vector<Tensor> FeatureExtractor::operator()(const Tensor& images) const {
+std::vector<Tensor> FeatureExtractor::operator()(const Tensor& images) const { return run(images, nullptr); }
+
+std::vector<Tensor> FeatureExtractor::run(const Tensor& images, Tensor* final) const {
   check_images(model_, images, "features");
   const auto& spec = model_->features;
   size_t next = 0;
   std::vector<Tensor> collected;
-  run_collecting(backbone_of(model_), images, paths_, {}, next, collected);
+  Tensor last = run_collecting(backbone_of(model_), images, paths_, {}, next, collected,
+                               final ? std::optional<size_t>(head_start(model_)) : std::nullopt);
+  if (final) *final = last;
   if (collected.size() != paths_.size()) throw std::logic_error("features: a feature module was not reached");
   std::vector<Tensor> out(collected.size());
   for (size_t k = 0; k < order_.size(); ++k) {
@@ -204,6 +275,23 @@ FeatureExtractor features(const Model& model, const FeatureOptions& options) {
     for (size_t i = 0; i < stages.size(); ++i) indices.push_back(i);
   }
   return FeatureExtractor(model, std::move(indices));
+}
+
+Intermediates forward_intermediates(const Model& model, const Tensor& images, const IntermediatesOptions& options) {
+  const auto n = static_cast<int64_t>(feature_info(model).size());
+  std::vector<int64_t> indices;
+  for (int64_t i : options.indices) indices.push_back(i < 0 ? i + n : i);  // -1: the last stage
+  if (options.indices.empty()) {
+    for (int64_t i = 0; i < n; ++i) indices.push_back(i);
+  }
+  const FeatureExtractor f = features(model, {.out_indices = indices});
+  Intermediates out;
+  if (options.intermediates_only) {
+    out.intermediates = f(images);
+  } else {
+    out.intermediates = f.run(images, &out.features);
+  }
+  return out;
 }
 
 Tensor forward_features(const Model& model, const Tensor& images) {

@@ -113,6 +113,30 @@ TEST(Features, ViTBlocksAsMaps) {
   EXPECT_TRUE(torch::equal(last[0].select(1, 2).select(1, 5), tokens[0][1 + 2 * 14 + 5]));
 }
 
+TEST(Features, ForwardIntermediatesInOnePass) {
+  // The stages' maps equal features()', and the final features forward_features',
+  // so forward_head on them gives the model's logits.
+  for (const std::string name : {"resnet18", "vit_tiny_patch16_224", "efficientnet_b0"}) {
+    SCOPED_TRACE(name);
+    auto model = metalhead::create_model(name);
+    flux::testmode(*model);
+    torch::NoGradGuard no_grad;
+    const auto x = torch::randn({1, 3, 224, 224});
+    const int64_t n = static_cast<int64_t>(metalhead::feature_info(model).size());
+    const auto r = metalhead::forward_intermediates(model, x, {.indices = {1, -1}});
+    const auto maps = metalhead::features(model, {.out_indices = {1, n - 1}})(x);
+    ASSERT_EQ(r.intermediates.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(torch::equal(r.intermediates[i], maps[i])) << i;
+    EXPECT_TRUE(torch::equal(r.features, metalhead::forward_features(model, x)));
+    EXPECT_TRUE(torch::allclose(metalhead::forward_head(model, r.features), model(x), 1e-5, 1e-5));
+    const auto only = metalhead::forward_intermediates(model, x, {.indices = {0}, .intermediates_only = true});
+    EXPECT_FALSE(only.features.defined());
+    EXPECT_TRUE(torch::equal(only.intermediates.at(0), metalhead::features(model, {.out_indices = {0}})(x)[0]));
+    EXPECT_THROW(metalhead::forward_intermediates(model, x, {.indices = {n}}), std::out_of_range);
+    EXPECT_THROW(metalhead::forward_intermediates(model, x, {.indices = {-n - 1}}), std::out_of_range);
+  }
+}
+
 TEST(ResetClassifier, NewHeadsAndPools) {
   torch::manual_seed(0);
   auto model = metalhead::create_model("resnet18");

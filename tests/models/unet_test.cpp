@@ -1,4 +1,7 @@
-// UNet (Metalhead's, on a ResNet-18 encoder) against a hand count and a torch construction.
+// UNet (Metalhead's, on a ResNet-18 encoder) against a hand count and a torch construction;
+// the U built from an encoder's feature stages against the one a probe finds.
+#include <flux/conv.h>
+#include <metalhead/features.h>
 #include <metalhead/metalhead.h>
 #include <metalhead/models/unet.h>
 
@@ -103,14 +106,22 @@ TEST(UNet, AcceptsOtherBackbones) {
 }
 
 TEST(UNet, RefusesSizesTheBackboneDoesNotDivide) {
-  // 100 → 50 → 25 → 13: the second stage's first block does not halve 25 exactly.
+  // From the stages: 32 does not divide 100.
   expect_error<std::invalid_argument>([] { mh::UNet({.imsize = {100, 100}}); },
+                                      {"unet(ResNet)", "imsize [100, 100]", "downsampling 32"});
+  // From a probe: 100 → 50 → 25 → 13: the second stage's first block does not halve 25 exactly.
+  expect_error<std::invalid_argument>([] { mh::unet(mh::backbone(mh::ResNet(18)), {.imsize = {100, 100}}); },
                                       {"unet", "layer 5", "Parallel", "25×25 to 13×13", "divisible by 32"});
   expect_error<std::invalid_argument>([] { mh::UNet({.imsize = {64}}); }, {"unet", "imsize [64]"});
   // The backbone's stem wants 3 channels.
   expect_error<std::invalid_argument>(
       [] { mh::unet(mh::backbone(mh::ResNet(18)), {.imsize = {64, 64}, .inchannels = 1}); },
       {"unet", "[1, 1, 64, 64]", "layer 0", "Conv"});
+  expect_error<std::invalid_argument>([] { mh::unet(mh::ResNet(18), {.imsize = {64, 64}, .inchannels = 1}); },
+                                      {"unet(ResNet)", "inchannels 1", "takes 3"});
+  // Token stages are no maps to decode.
+  expect_error<std::invalid_argument>([] { mh::UNet(mh::ViT("tiny"), {.imsize = {224, 224}}); },
+                                      {"unet(ViT)", "tokens", "convolutional"});
 
   mh::Model m = mh::UNet({.imsize = {64, 64}});
   torch::InferenceMode guard;
@@ -138,13 +149,91 @@ TEST(UNet, FullSizeForward) {
   EXPECT_EQ(shape(m(torch::randn({1, 3, 256, 256}))), (Shape{1, 3, 256, 256}));
 }
 
-TEST(UNet, UnderSkipInitCountsOrSaysWhy) {
-  // A UNet's construction runs its backbone. Under SkipInit that works when every tensor is
-  // meta; a mix of meta weights and filled norm layers cannot run, and the message says so.
+TEST(UNet, UnderSkipInitCounts) {
+  // From the stages, no forward runs, so a SkipInit model counts as the real one.
+  {
+    SkipInit skip;
+    EXPECT_EQ(parameter_count(mh::UNet({.imsize = {64, 64}})), reference_params("metalhead", "unet"));
+  }
+  // A probe cannot run a mix of meta weights and filled norm layers; the message says so.
   SkipInit skip;
   try {
-    EXPECT_EQ(parameter_count(mh::UNet({.imsize = {64, 64}})), reference_params("metalhead", "unet"));
+    EXPECT_EQ(parameter_count(mh::UNet(mh::backbone(mh::ResNet(18)), {.imsize = {64, 64}})),
+              reference_params("metalhead", "unet"));
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("SkipInit"), std::string::npos) << e.what();
   }
+}
+
+TEST(UNet, StagesGiveTheProbedU) {
+  // On ResNet-18 the stage outputs are the inputs of the halving layers, so the two
+  // constructions are one network: the same tensors in the same order, and, with the
+  // decoder's tensors copied across, the same output.
+  mh::Model encoder = mh::ResNet(18);
+  Chain probed = mh::unet(mh::backbone(encoder), {.imsize = {64, 64}, .outplanes = 2});
+  Chain staged = mh::unet(encoder, {.imsize = {64, 64}, .outplanes = 2});
+  auto a = probed->parameters(), b = staged->parameters();
+  auto abuf = probed->buffers(), bbuf = staged->buffers();
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_EQ(abuf.size(), bbuf.size());
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(a[i].sizes(), b[i].sizes()) << "parameter " << i;
+      b[i].copy_(a[i]);
+    }
+    for (size_t i = 0; i < abuf.size(); ++i) bbuf[i].copy_(abuf[i]);
+  }
+  std::vector<Combine> pc, sc;
+  combines(Chain((*probed)[0].as<ChainImpl>()), pc);
+  combines(Chain((*staged)[0].as<ChainImpl>()), sc);
+  EXPECT_EQ(pc, sc);
+  testmode(probed);
+  testmode(staged);
+  torch::InferenceMode guard;
+  const Tensor x = torch::randn({2, 3, 64, 96});
+  EXPECT_TRUE(torch::allclose(probed(x), staged(x), 1e-5, 1e-5));
+}
+
+TEST(UNet, OnAnyEncodersStages) {
+  torch::InferenceMode guard;
+  // EfficientNet-B0: stages at 2, 4, 8, 16, 32 (the skips 3, 16, 24, 40, 112 planes).
+  mh::Model eff = mh::UNet(mh::EfficientNet("b0"), {.imsize = {64, 64}, .outplanes = 2});
+  testmode(eff);
+  EXPECT_EQ(shape(eff(torch::randn({1, 3, 64, 64}))), (Shape{1, 2, 64, 64}));
+  std::vector<Combine> found;
+  combines(mh::backbone(eff), found);
+  EXPECT_EQ(found, (std::vector<Combine>{{3 + 16, 3}, {16 + 24, 16}, {24 + 40, 24}, {40 + 112, 40}, {112 + 320, 112}}));
+  // VGG-11's first stage is at full size: it runs before the U, whose top skip it is.
+  mh::Model vgg = mh::UNet(mh::VGG(11), {.imsize = {64, 64}, .outplanes = 2});
+  testmode(vgg);
+  EXPECT_EQ(shape(vgg(torch::randn({1, 3, 64, 64}))), (Shape{1, 2, 64, 64}));
+  found.clear();
+  combines(Chain(mh::backbone(vgg)), found);
+  EXPECT_EQ(found.front(), (Combine{64 + 128, 64}));
+  EXPECT_EQ(found.size(), 5u);
+}
+
+TEST(UNet, StageFactorsOtherThanTwo) {
+  // A hand-made encoder: a 4×4 patchify (stride 4) to 8 planes, then a stride-2 conv to 16.
+  mh::Model tiny("Tiny", Chain(Conv({4, 4}, {3, 8}, identity, {.stride = 4}), Conv({2, 2}, {8, 16}, identity, {.stride = 2})),
+             Chain(flatten), 3);
+  tiny->features.stages = {{8, 4, "layers.0.0"}, {16, 8, "layers.0.1"}};
+  // encoder 392 + 528; block (8, 16 → 8, r 2): 1×1 16→64 + BN 1,152, BN(8) 16, 3×3 24→8 + BN
+  // 1,744, 3×3 8→8 + BN 592; block (3, 8 → 3, r 4): 1×1 8→128 + BN 1,280, BN(3) 6, 3×3 11→3
+  // + BN 303, 3×3 3→3 + BN 87; final basicblock(3, 3) 174, 1×1 3→2 + BN 10.
+  mh::Model u = mh::UNet(tiny, {.imsize = {32, 32}, .outplanes = 2});
+  EXPECT_EQ(parameter_count(u), 920 + 3'504 + 1'676 + 184);
+  testmode(u);
+  torch::InferenceMode guard;
+  EXPECT_EQ(shape(u(torch::randn({1, 3, 32, 32}))), (Shape{1, 2, 32, 32}));
+  expect_error<std::invalid_argument>([&] { u(torch::zeros({1, 3, 36, 36})); }, {"UNet", "divisible by 8"});
+  // fdownscale 1: the factor-4 level gets no block.
+  Chain quarter = mh::unet(tiny, {.imsize = {32, 32}, .outplanes = 2, .fdownscale = 1});
+  testmode(quarter);
+  EXPECT_EQ(shape(quarter(torch::randn({1, 3, 32, 32}))), (Shape{1, 2, 8, 8}));
+  // A stage that does not downsample by a whole factor.
+  tiny->features.stages = {{8, 4, "layers.0.0"}, {16, 6, "layers.0.1"}};
+  expect_error<std::invalid_argument>([&] { mh::UNet(tiny, {.imsize = {48, 48}}); },
+                                      {"unet(Tiny)", "stage 1", "reduction 6 after 4", "whole factor"});
 }

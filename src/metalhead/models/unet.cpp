@@ -1,6 +1,8 @@
-// unet.cpp — UNet (Metalhead's `unet`): a decoder grown around a probed backbone.
+// unet.cpp — UNet (Metalhead's `unet`): a decoder grown around an encoder's feature stages
+// (or, for a bare Chain, around the halvings a probe finds).
 #include <metalhead/models/unet.h>
 
+#include <metalhead/features.h>
 #include <metalhead/layers/conv_norm.h>
 #include <metalhead/models/resnet.h>
 
@@ -78,7 +80,7 @@ struct Probe {
   bool halves(size_t i) const { return sizes[i][2] == 2 * sizes[i + 1][2] && sizes[i][3] == 2 * sizes[i + 1][3]; }
 };
 
-Probe probe(const flux::Chain& backbone, const UNetOptions& o) {
+void check_options(const UNetOptions& o) {
   if (o.imsize.size() != 2 || o.imsize[0] < 1 || o.imsize[1] < 1 || o.inchannels < 1 || o.outplanes < 1 ||
       o.fdownscale < 0 || !o.final) {
     std::ostringstream os;
@@ -88,6 +90,10 @@ Probe probe(const flux::Chain& backbone, const UNetOptions& o) {
        << ", fdownscale " << o.fdownscale;
     throw std::invalid_argument(os.str());
   }
+}
+
+Probe probe(const flux::Chain& backbone, const UNetOptions& o) {
+  check_options(o);
   Probe p;
   flatten_chains(backbone, p.layers);
   auto options = probe_options(*backbone, "backbone");
@@ -130,16 +136,21 @@ struct Built {
   int64_t planes;                   // channels of their output
 };
 
+// The bottom of the U: `layers` and the middle block, if any, on [1, C, h, w] features.
+// The middle is a callable of the user's, so its output planes come from running it.
+Built bottom(std::vector<flux::Layer> layers, const std::vector<int64_t>& size, const UNetOptions& o) {
+  if (!o.middle) return {std::move(layers), size[1]};
+  flux::Layer middle = o.middle(size[1]);
+  auto options = probe_options(*middle, "middle block");
+  c10::InferenceMode guard;
+  const int64_t planes = middle(torch::zeros(size, options)).size(1);
+  layers.push_back(middle);
+  return {std::move(layers), planes};
+}
+
 // Metalhead's unetlayers over the probed layers from index i on.
 Built unet_layers(const Probe& p, size_t i, int64_t skip_upscale, const UNetOptions& o) {
-  if (i == p.layers.size()) {
-    const int64_t planes = p.sizes[i][1];
-    if (!o.middle) return {{}, planes};
-    flux::Layer middle = o.middle(planes);
-    auto options = probe_options(*middle, "middle block");
-    c10::InferenceMode guard;
-    return {{middle}, middle(torch::zeros(p.sizes[i], options)).size(1)};
-  }
+  if (i == p.layers.size()) return bottom({}, p.sizes[i], o);
   if (!p.halves(i) || skip_upscale > 0) {
     Built rest = unet_layers(p, i + 1, p.halves(i) ? skip_upscale - 1 : skip_upscale, o);
     rest.layers.insert(rest.layers.begin(), p.layers[i]);
@@ -157,6 +168,79 @@ std::pair<flux::Chain, int64_t> build_unet(const flux::Chain& backbone, const UN
   Probe p = probe(backbone, o);
   Built u = unet_layers(p, 0, o.fdownscale, o);
   return {flux::Chain(flux::Chain(std::move(u.layers)), o.final(u.planes, o.outplanes)), int64_t{1} << p.halvings};
+}
+
+// One level of the U on an encoder's stages: `layers` take the skip's [N, skip, H, W]
+// to [N, channels, H / ratio, W / ratio].
+struct Level {
+  std::vector<flux::Layer> layers;
+  int64_t skip, channels, ratio;
+};
+
+// unet's Chain(U, final) on the encoder's feature stages, and its total downsampling. The
+// last stage of each reduction is a level; a stage at reduction 1 (VGG's) ends a prefix
+// that runs before the U, and otherwise the image itself is the top skip.
+std::pair<flux::Chain, int64_t> build_unet(const Model& encoder, const UNetOptions& o) {
+  check_options(o);
+  const std::string who = "unet(" + encoder->type_name + ")";
+  if (encoder->features.prefix_tokens >= 0) {
+    throw std::invalid_argument(who + ": the encoder's stages are tokens, not feature maps; a UNet needs a "
+                                "convolutional encoder");
+  }
+  if (o.inchannels != encoder->inchannels) {
+    throw std::invalid_argument(who + ": inchannels " + std::to_string(o.inchannels) + " but the encoder takes " +
+                                std::to_string(encoder->inchannels));
+  }
+  const auto& info = feature_info(encoder);
+  std::vector<size_t> picked;
+  for (size_t i = 0; i < info.size(); ++i) {
+    if (i + 1 < info.size() && info[i + 1].reduction == info[i].reduction) continue;
+    const int64_t before = picked.empty() ? 1 : info[picked.back()].reduction;
+    const int64_t r = info[i].reduction;
+    if (!(r == 1 && picked.empty()) && (r <= before || r % before != 0)) {
+      throw std::invalid_argument(who + ": stage " + std::to_string(i) + " (" + info[i].module + ") has reduction " +
+                                  std::to_string(r) + " after " + std::to_string(before) +
+                                  "; a UNet needs every stage to downsample by a whole factor");
+    }
+    picked.push_back(i);
+  }
+  auto segments = detail::stage_segments(encoder, picked);
+  std::vector<flux::Layer> prefix;
+  size_t first = 0;
+  int64_t skip = encoder->inchannels, reduction = 1;
+  if (info[picked[0]].reduction == 1) {
+    prefix = std::move(segments[0]);
+    skip = info[picked[0]].channels;
+    first = 1;
+  }
+  std::vector<Level> levels;
+  for (size_t k = first; k < picked.size(); ++k) {
+    const auto& stage = info[picked[k]];
+    levels.push_back({std::move(segments[k]), skip, stage.channels, stage.reduction / reduction});
+    skip = stage.channels;
+    reduction = stage.reduction;
+  }
+  if (levels.empty()) throw std::invalid_argument(who + ": the encoder never downsamples");
+  if (o.imsize[0] % reduction != 0 || o.imsize[1] % reduction != 0) {
+    throw std::invalid_argument(who + ": imsize " + flux::shape_string(o.imsize) + " is not divisible by the "
+                                "encoder's downsampling " + std::to_string(reduction));
+  }
+  // What follows the last stage (EfficientNet's 1×1 conv to 1280, say) is no stage: the
+  // bottom of the U is the last stage's output, as timm's features_only cuts it.
+  Built u = bottom({}, {1, skip, o.imsize[0] / reduction, o.imsize[1] / reduction}, o);
+  for (size_t k = levels.size(); k-- > 0;) {
+    auto& level = levels[k];
+    if (static_cast<int64_t>(k) < o.fdownscale) {  // no block: the output stays downsampled
+      level.layers.insert(level.layers.end(), u.layers.begin(), u.layers.end());
+      u.layers = std::move(level.layers);
+      continue;
+    }
+    flux::Chain block = unet_block(flux::Chain(flux::Chain(std::move(level.layers)), flux::Chain(std::move(u.layers))),
+                                   level.skip, u.planes, level.skip, level.ratio);
+    u = {block->layers(), level.skip};
+  }
+  prefix.insert(prefix.end(), u.layers.begin(), u.layers.end());
+  return {flux::Chain(flux::Chain(std::move(prefix)), o.final(u.planes, o.outplanes)), reduction};
 }
 
 }  // namespace
@@ -179,9 +263,9 @@ flux::Chain unet_final_block(int64_t inplanes, int64_t outplanes) {
   return flux::Chain(basicblock(inplanes, inplanes), flux::Chain(conv_bn({1, 1}, inplanes, outplanes)));
 }
 
-flux::Chain unet_block(flux::Layer m_child, int64_t inplanes, int64_t midplanes, int64_t outplanes) {
+flux::Chain unet_block(flux::Layer m_child, int64_t inplanes, int64_t midplanes, int64_t outplanes, int64_t r) {
   return flux::Chain(
-      flux::SkipConnection(flux::Chain(std::move(m_child), pixel_shuffle_icnr(midplanes, midplanes)),
+      flux::SkipConnection(flux::Chain(std::move(m_child), pixel_shuffle_icnr(midplanes, midplanes, r)),
                            // through Layer: a Parallel given directly binds as a plain callable and its
                            // BatchNorm would not be registered
                            flux::Connection(flux::Layer(flux::Parallel(skip_cat, flux::identity, flux::BatchNorm(inplanes))))),
@@ -195,6 +279,8 @@ flux::Chain unet_block(flux::Layer m_child, int64_t inplanes, int64_t midplanes)
 flux::Chain unet(const flux::Chain& encoder_backbone, const UNetOptions& o) {
   return build_unet(encoder_backbone, o).first;
 }
+
+flux::Chain unet(const Model& encoder, const UNetOptions& o) { return build_unet(encoder, o).first; }
 
 UNetImpl::UNetImpl(const flux::Chain& layers, int64_t inchannels, int64_t downsampling)
     : ModelImpl("UNet", flux::Chain((*layers)[0].as<flux::ChainImpl>()), flux::Chain((*layers)[1].as<flux::ChainImpl>()),
@@ -212,17 +298,19 @@ Tensor UNetImpl::forward(const Tensor& x) {
 
 namespace {
 
-Model unet_model(const flux::Chain& backbone, const UNetModelOptions& o) {
+template <class Encoder>
+Model unet_model(const Encoder& encoder, const UNetModelOptions& o) {
   auto [layers, downsampling] =
-      build_unet(backbone, {.imsize = o.imsize, .inchannels = o.inchannels, .outplanes = o.outplanes});
+      build_unet(encoder, {.imsize = o.imsize, .inchannels = o.inchannels, .outplanes = o.outplanes});
   return detail::pretrained(Model(std::shared_ptr<ModelImpl>(std::make_shared<UNetImpl>(layers, o.inchannels, downsampling))),
                             o.pretrain, "", "UNet has no pretrained weights (Metalhead publishes none)");
 }
 
 }  // namespace
 
-UNet::UNet(const UNetModelOptions& o)
-    : Model(unet_model(backbone(ResNet(18, {.inchannels = o.inchannels})), o)) {}
+UNet::UNet(const UNetModelOptions& o) : Model(unet_model(Model(ResNet(18, {.inchannels = o.inchannels})), o)) {}
+
+UNet::UNet(const Model& encoder, const UNetModelOptions& o) : Model(unet_model(encoder, o)) {}
 
 UNet::UNet(const flux::Chain& encoder_backbone, const UNetModelOptions& o) : Model(unet_model(encoder_backbone, o)) {}
 
