@@ -41,6 +41,9 @@ struct LoadOptions {
   /// file's 3-channel one as timm adapts it: summed over the channels for 1, else the
   /// channels repeated and scaled by 3 / inchannels.
   bool adapt_inchannels = false;
+  /// A ViT position embedding of another grid (weights for another image size),
+  /// resampled to the model's as timm resamples it (layers::resample_pos_embed).
+  bool resample_pos_embed = false;
 };
 
 /// What load_weights did.

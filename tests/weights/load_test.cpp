@@ -2,10 +2,12 @@
 // from SkipInit, and every bad file refused with the model left as it was.
 #include <flux/init.h>
 #include <gtest/gtest.h>
+#include <metalhead/layers/embeddings.h>
 #include <metalhead/metalhead.h>
 #include <metalhead/weights.h>
 #include <metalhead/weights/safetensors.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -250,6 +252,65 @@ TEST(Pretrain, LooksUpTheRegistryNameAndSaysHowToMakeIt) {
   mh::Model ten = mh::ResNet(18, {.nclasses = 10, .pretrain = true});
   EXPECT_TRUE(torch::equal(mh::named_tensors(ten)[0].second, mh::named_tensors(original)[0].second));
   EXPECT_EQ(mh::classifier(ten)->parameters().back().size(0), 10);
+}
+
+// The position vectors of a model's ViPosEmbedding.
+at::Tensor pos_vectors(const mh::Model& m) {
+  for (const auto& mod : m->modules()) {
+    if (auto e = dynamic_cast<mh::layers::ViPosEmbeddingImpl*>(mod.get())) return e->vectors;
+  }
+  throw std::logic_error("no ViPosEmbedding");
+}
+
+TEST(Pretrain, ViTAtAnotherSizeResamplesThePositionEmbedding) {
+  TempDir dir;
+  ScopedEnv weights("METALHEAD_WEIGHTS", dir.path().string());
+  ScopedEnv home("HOME", (dir / "home").string());
+  auto original = mh::create_model("vit_tiny_patch16_224");
+  // The 14 × 14 grid holds its row in channel 0 and its column in channel 1.
+  at::Tensor v = pos_vectors(original);
+  {
+    torch::NoGradGuard no_grad;
+    for (int64_t r = 0; r < 14; ++r) {
+      for (int64_t c = 0; c < 14; ++c) {
+        v[1 + r * 14 + c][0] = static_cast<double>(r);
+        v[1 + r * 14 + c][1] = static_cast<double>(c);
+      }
+    }
+  }
+  mh::save_weights(original, dir / "vit_tiny_patch16_224.safetensors", {.naming = mh::Naming::timm});
+  // 384 × 320 images: a 24 × 20 grid.
+  auto m = mh::create_model("vit_tiny_patch16_224", {.pretrain = true, .imsize = {384, 320}});
+  const at::Tensor w = pos_vectors(m);
+  ASSERT_EQ(w.sizes(), (at::IntArrayRef{1 + 24 * 20, 192}));
+  EXPECT_TRUE(torch::equal(w[0], v[0]));  // the class token's is kept
+  EXPECT_TRUE(torch::equal(mh::named_tensors(m)[0].second, mh::named_tensors(original)[0].second));
+  // Cubic convolution reproduces a linear ramp where its four taps lie inside the grid:
+  // there the value is the source coordinate, (i + 0.5) · 14 / n − 0.5 (align_corners false).
+  auto interior = [](int64_t i, int64_t n, double& at) {
+    at = (static_cast<double>(i) + 0.5) * 14.0 / static_cast<double>(n) - 0.5;
+    return std::floor(at) - 1 >= 0 && std::floor(at) + 2 <= 13;
+  };
+  int checked = 0;
+  for (int64_t r = 0; r < 24; ++r) {
+    for (int64_t c = 0; c < 20; ++c) {
+      double y = 0, x = 0;
+      const auto token = w[1 + r * 20 + c];
+      if (interior(r, 24, y)) {
+        EXPECT_NEAR(token[0].item<double>(), y, 1e-4) << r << ", " << c;
+        ++checked;
+      }
+      if (interior(c, 20, x)) {
+        EXPECT_NEAR(token[1].item<double>(), x, 1e-4) << r << ", " << c;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 500);
+  // Without resampling, the grid sizes differ and the load is refused.
+  auto plain = mh::create_model("vit_tiny_patch16_224", {.imsize = {384, 320}});
+  expect_refused([&] { mh::load_weights(plain, dir / "vit_tiny_patch16_224.safetensors"); },
+                 {"wrong shape", "[1, 197, 192]", "[481, 192]"});
 }
 
 TEST(Pretrain, HomeCacheIsTheFallback) {

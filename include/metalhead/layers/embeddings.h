@@ -33,6 +33,11 @@ flux::Layer flatten_spatial();
 
 struct ViPosEmbeddingOptions {
   flux::Init init = flux::rand32;  // called with Flux's dims (embedsize, npatches)
+  // The tokens' layout, for resampling weights of another image size on load: `prefix`
+  // leading tokens (a class token), then a grid[0] × grid[1] grid, row-major. Empty: none
+  // known, and no resampling.
+  std::vector<int64_t> grid = {};
+  int64_t prefix = 0;
 };
 
 /// ViPosEmbedding(embedsize, npatches, {.init = rand32})
@@ -45,7 +50,15 @@ class ViPosEmbeddingImpl : public flux::LayerImpl {
   void pretty_print(std::ostream& os) const override;
 
   Tensor vectors;
+  std::vector<int64_t> grid;
+  int64_t prefix;
 };
+
+/// resample_pos_embed(vectors, grid, prefix): [prefix + h·w, D] position vectors of a
+/// square h × h grid to [prefix + grid[0]·grid[1], D], as timm's resample_abs_pos_embed:
+/// the grid resized bicubically (antialiased, align_corners false), the prefix kept.
+/// Throws for a token count that is not prefix + a square.
+Tensor resample_pos_embed(const Tensor& vectors, const std::vector<int64_t>& grid, int64_t prefix);
 
 class ViPosEmbedding : public flux::Holder<ViPosEmbeddingImpl> {
  public:

@@ -1,5 +1,9 @@
 #include <metalhead/layers/embeddings.h>
 
+#include <ATen/ops/_upsample_bicubic2d_aa.h>
+
+#include <cmath>
+
 #include <flux/activations.h>
 #include <flux/conv.h>
 
@@ -43,6 +47,28 @@ ViPosEmbeddingImpl::ViPosEmbeddingImpl(int64_t embedsize, int64_t npatches, ViPo
   Tensor v = options.init({embedsize, npatches});
   if (v.sizes() != at::IntArrayRef{embedsize, npatches}) option_error("init returned the wrong shape");
   vectors = register_parameter("vectors", v.t().contiguous());
+  grid = options.grid;
+  prefix = options.prefix;
+  if (!grid.empty() && (grid.size() != 2 || prefix < 0 || prefix + grid[0] * grid[1] != npatches)) {
+    option_error("grid " + flux::shape_string(grid) + " with " + std::to_string(prefix) + " prefix tokens is not " +
+                 std::to_string(npatches) + " tokens");
+  }
+}
+
+Tensor resample_pos_embed(const Tensor& vectors, const std::vector<int64_t>& grid, int64_t prefix) {
+  const int64_t old_tokens = vectors.size(0) - prefix;
+  const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(old_tokens, 0)))));
+  if (vectors.dim() != 2 || grid.size() != 2 || old_tokens <= 0 || side * side != old_tokens) {
+    throw std::invalid_argument("resample_pos_embed: expected [" + std::to_string(prefix) +
+                                " + a square, D] position vectors and a grid [h, w], got " +
+                                flux::shape_string(vectors) + " and " + flux::shape_string(grid));
+  }
+  if (side == grid[0] && side == grid[1]) return vectors;
+  const int64_t d = vectors.size(1);
+  const Tensor map = vectors.slice(0, prefix).to(at::kFloat).t().reshape({1, d, side, side});
+  const Tensor resized = at::_upsample_bicubic2d_aa(map, grid, /*align_corners=*/false);
+  const Tensor tokens = resized.reshape({d, grid[0] * grid[1]}).t().to(vectors.scalar_type());
+  return at::cat({vectors.slice(0, 0, prefix), tokens}, 0);
 }
 
 Tensor ViPosEmbeddingImpl::forward(const Tensor& x) {

@@ -126,7 +126,7 @@ flux::Chain vit(std::vector<int64_t> imsize, const ViTOptions& o) {
   const int64_t npatches = (imsize[0] / patch[0]) * (imsize[1] / patch[1]);
   flux::Chain backbone(
       layers::PatchEmbedding(imsize, {.inchannels = o.inchannels, .patch_size = patch, .embedplanes = planes}),
-      layers::ClassTokens(planes), layers::ViPosEmbedding(planes, npatches + 1), flux::Dropout(o.emb_dropout_prob),
+      layers::ClassTokens(planes), layers::ViPosEmbedding(planes, npatches + 1, {.grid = {imsize[0] / patch[0], imsize[1] / patch[1]}, .prefix = 1}), flux::Dropout(o.emb_dropout_prob),
       transformer_encoder(planes, o.depth, o.nheads,
                           {.mlp_ratio = o.mlp_ratio, .dropout_prob = o.dropout_prob,
                            .attn_dropout_prob = o.attn_dropout_prob, .qkv_bias = o.qkv_bias}),
@@ -153,7 +153,8 @@ ViT::ViT(const std::string& config, const ViTModelOptions& o)
         }
         return m;
       }(), o.pretrain, [&]() -> std::string {
-        if (o.imsize != std::vector<int64_t>{224, 224} || o.pool != TokenPool::class_token) return "";
+        // Another image size takes the same file, its position embedding resampled.
+        if (o.pool != TokenPool::class_token) return "";
         for (const auto& e : kViTEntries) {
           if (e.config == config && std::vector<int64_t>{e.patch, e.patch} == two_dims("ViT", "patch_size", o.patch_size)) return e.name;
         }

@@ -1,6 +1,7 @@
 // weights.cpp — load_weights / save_weights over the safetensors and .pth readers.
 #include <metalhead/weights.h>
 #include <metalhead/features.h>
+#include <metalhead/layers/embeddings.h>
 #include <metalhead/regular_file.h>
 #include <metalhead/registry.h>
 #include <metalhead/placeholders.h>
@@ -181,6 +182,13 @@ LoadReport load_weights(Model& model, NamedTensors file, const std::string& sour
   std::set<std::string> used;
   const std::set<std::string> keep(options.keep.begin(), options.keep.end());
   bool first_conv = true;  // adapt_inchannels applies to the first 4-D weight only
+  std::map<std::string, const layers::ViPosEmbeddingImpl*> pos_embeds;  // by our tensor name
+  if (options.resample_pos_embed) {
+    for (const auto& m : model->named_modules()) {
+      auto e = dynamic_cast<const layers::ViPosEmbeddingImpl*>(m.value().get());
+      if (e && !e->grid.empty()) pos_embeds.emplace((m.key().empty() ? "" : m.key() + ".") + "vectors", e);
+    }
+  }
   for (size_t i = 0; i < ours.size(); ++i) {
     const auto& [name, target] = ours[i];
     auto named = keys.find(name);
@@ -199,6 +207,15 @@ LoadReport load_weights(Model& model, NamedTensors file, const std::string& sour
     Tensor value = file[it->second].second;
     if (target.dim() == 4 && std::exchange(first_conv, false) && options.adapt_inchannels) {
       value = weights::adapt_input_conv(value, target.size(1));
+    }
+    if (auto e = pos_embeds.find(name); e != pos_embeds.end() && value.numel() != target.numel()) {
+      const Tensor v = value.dim() == 3 && value.size(0) == 1 ? value[0] : value;
+      try {
+        value = layers::resample_pos_embed(v, e->second->grid, e->second->prefix);
+      } catch (const std::invalid_argument& err) {
+        report.misshaped.push_back(key + ": " + err.what());
+        continue;
+      }
     }
     const bool same = value.sizes() == target.sizes();
     // A leading or trailing 1 differs between layouts (torchvision's ViT position
@@ -272,7 +289,7 @@ Model load_pretrained(Model model, const std::string& name) {
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(model->type_name + ": " + e.what());
   }
-  LoadOptions options{.adapt_inchannels = model->inchannels != 3};
+  LoadOptions options{.adapt_inchannels = model->inchannels != 3, .resample_pos_embed = true};
   // Another number of classes (transfer learning): the logits layer stays as initialised.
   if (detail::num_logits(model) != pretrained_cfg(name).num_classes) options.keep = detail::logits_tensor_names(model);
   load_weights(model, path, options);
