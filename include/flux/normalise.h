@@ -10,6 +10,7 @@
 #include <flux/init.h>
 #include <flux/mode.h>
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -33,6 +34,15 @@ struct BatchNormOptions {
   double momentum = 0.1;
 };
 
+/// Sums tensors over the replicas of a data-parallel group, for a BatchNorm whose training
+/// statistics span the group (torch's SyncBatchNorm; metalhead::train::convert_sync_batchnorm
+/// provides one over c10d). Every replica calls it in the same order.
+class ReplicaReducer {
+ public:
+  virtual ~ReplicaReducer() = default;
+  virtual void sum(Tensor& t) = 0;  // in place
+};
+
 /// BatchNorm(channels, λ = identity, {.init_beta, .init_gamma, .affine, .track_stats,
 /// .active, .eps = 1e-5, .momentum = 0.1}): statistics over every dimension but 1.
 /// In training, running_mean/var move by `momentum` towards the batch's; in test
@@ -48,6 +58,8 @@ class BatchNormImpl : public ModalLayerImpl {
   Activation activation;
   int64_t channels;
   double eps, momentum;
+  /// When set, training statistics (and their gradients) are over every replica.
+  std::shared_ptr<ReplicaReducer> sync;
 
  protected:
   BatchNormImpl(bool instance, int64_t channels, Activation activation, BatchNormOptions options);

@@ -1,6 +1,9 @@
 #include <flux/normalise.h>
 
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
+
+#include <algorithm>
 
 namespace flux {
 namespace {
@@ -38,6 +41,62 @@ Tensor with_running_stats(Tensor& running_mean, Tensor& running_var, at::ScalarT
   return y;
 }
 
+// SyncBatchNorm's training forward and backward: the batch statistics, and the two sums
+// the input gradient needs, over every replica. Weight and bias gradients stay local:
+// data-parallel training averages them with the others.
+struct SyncStats {
+  Tensor mean, var;  // over every replica; var biased
+  double count = 0;  // values per channel over every replica
+};
+
+class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
+ public:
+  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& x, const Tensor& weight,
+                        const Tensor& bias, ReplicaReducer* reducer, double eps, SyncStats* stats) {
+    std::vector<int64_t> dims{0};
+    for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+    const int64_t c = x.size(1);
+    Tensor sums = at::cat({x.sum(dims), at::full({1}, static_cast<double>(x.numel() / c), x.options())});
+    reducer->sum(sums);
+    const Tensor count = sums.narrow(0, c, 1);
+    const Tensor mean = sums.narrow(0, 0, c) / count;
+    std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+    shape[1] = c;
+    const Tensor centred = x - mean.view(shape);
+    Tensor squares = centred.square().sum(dims);
+    reducer->sum(squares);
+    const Tensor var = squares / count;  // biased, to normalise
+    const Tensor invstd = (var + eps).rsqrt();
+    const Tensor xhat = centred * invstd.view(shape);
+    Tensor y = weight.defined() ? xhat * weight.view(shape) + bias.view(shape) : xhat;
+    ctx->save_for_backward({xhat, invstd, weight, count});
+    ctx->saved_data["reducer"] = reinterpret_cast<int64_t>(reducer);  // the layer keeps it alive
+    *stats = {mean, var, count.item<double>()};
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &xhat = saved[0], &invstd = saved[1], &weight = saved[2], &count = saved[3];
+    auto* reducer = reinterpret_cast<ReplicaReducer*>(ctx->saved_data["reducer"].toInt());
+    const Tensor dy = grads[0];
+    std::vector<int64_t> dims{0};
+    for (int64_t d = 2; d < dy.dim(); ++d) dims.push_back(d);
+    const int64_t c = dy.size(1);
+    std::vector<int64_t> shape(static_cast<size_t>(dy.dim()), 1);
+    shape[1] = c;
+    const Tensor sum_dy = dy.sum(dims), sum_dy_xhat = (dy * xhat).sum(dims);
+    Tensor global = at::cat({sum_dy, sum_dy_xhat});
+    reducer->sum(global);
+    const Tensor mean_dy = global.narrow(0, 0, c) / count, mean_dy_xhat = global.narrow(0, c, c) / count;
+    Tensor scale = weight.defined() ? invstd * weight : invstd;
+    Tensor dx = scale.view(shape) * (dy - mean_dy.view(shape) - xhat * mean_dy_xhat.view(shape));
+    return {dx, weight.defined() ? sum_dy_xhat : Tensor(), weight.defined() ? sum_dy : Tensor(), Tensor(), Tensor(),
+            Tensor()};
+  }
+};
+
 }  // namespace
 
 Tensor normalise(const Tensor& x0, NormaliseOptions options) {
@@ -74,6 +133,18 @@ Tensor BatchNormImpl::forward(const Tensor& x) {
   }
   const bool training = is_active(x) || !running_mean.defined();
   const auto [compute, result] = norm_types(x, weight.defined() ? weight : running_mean);
+  if (training && sync) {
+    SyncStats stats;
+    Tensor y = SyncBatchNormFunction::apply(as_type(x, compute), as_type(weight, compute), as_type(bias, compute),
+                                            sync.get(), eps, &stats);
+    if (running_mean.defined()) {
+      torch::NoGradGuard no_grad;
+      const double n = stats.count;
+      running_mean.mul_(1 - momentum).add_(stats.mean.to(running_mean.scalar_type()), momentum);
+      running_var.mul_(1 - momentum).add_(stats.var.to(running_var.scalar_type()) * (n / std::max(n - 1, 1.0)), momentum);
+    }
+    return activation(as_type(y, result));
+  }
   Tensor y = with_running_stats(running_mean, running_var, compute, [&](const Tensor& mean, const Tensor& var) {
     return torch::batch_norm(as_type(x, compute), as_type(weight, compute), as_type(bias, compute), mean, var,
                              training, momentum, eps, /*cudnn_enabled=*/true);

@@ -41,6 +41,11 @@ struct LoaderOptions {
   bool drop_last = false;
   Augment augment;           // crop and flip only when `train`; normalisation always
   bool train = false;
+  // Data-parallel sharding, as torch's DistributedSampler: the epoch's order padded (from
+  // its start) to a multiple of world_size, of which rank r takes positions r, r + W, ...
+  // Without padding (evaluation) the ranks' shards together hold every sample once.
+  int64_t rank = 0, world_size = 1;
+  bool pad_shards = true;
 };
 
 struct Batch {
@@ -63,8 +68,11 @@ class DataLoader {
   std::optional<Batch> next();
 
   int64_t size() const { return data_.labels.size(0); }
+  /// The samples this rank sees per epoch: ceil(size / world_size) when padded.
+  int64_t shard_size() const;
   int64_t batches_per_epoch() const;
   const LabelledImages& data() const { return data_; }
+  const LoaderOptions& options() const { return options_; }
 
  private:
   Batch make_batch(const std::vector<int64_t>& ids, int64_t epoch) const;

@@ -37,6 +37,11 @@ DataLoader::DataLoader(LabelledImages data, LoaderOptions options) : data_(std::
     throw std::invalid_argument("DataLoader: expected one label per image");
   }
   if (options_.batch_size < 1) throw std::invalid_argument("DataLoader: batch_size must be positive");
+  if (options_.world_size < 1 || options_.rank < 0 || options_.rank >= options_.world_size) {
+    throw std::invalid_argument("DataLoader: expected 0 <= rank < world_size, got rank " + std::to_string(options_.rank) +
+                                " of " + std::to_string(options_.world_size));
+  }
+  if (size() == 0 && options_.world_size > 1) throw std::invalid_argument("DataLoader: no images to shard");
   const int64_t c = data_.images.size(1);
   if (!options_.augment.mean.empty() || !options_.augment.std.empty()) {
     mean_ = per_channel(options_.augment.mean, c, "mean");
@@ -100,8 +105,14 @@ void DataLoader::stop_workers() {
   workers_.clear();
 }
 
+int64_t DataLoader::shard_size() const {
+  const int64_t w = options_.world_size;
+  if (!options_.pad_shards) return (size() - options_.rank + w - 1) / w;
+  return (size() + w - 1) / w;
+}
+
 int64_t DataLoader::batches_per_epoch() const {
-  const int64_t n = size(), b = options_.batch_size;
+  const int64_t n = shard_size(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
@@ -112,6 +123,13 @@ void DataLoader::start_epoch(int64_t epoch) {
   if (options_.shuffle) {
     std::mt19937_64 rng(mix(options_.seed, static_cast<uint64_t>(epoch), 0xE90C));
     std::shuffle(order_.begin(), order_.end(), rng);
+  }
+  if (options_.world_size > 1) {
+    const auto w = static_cast<size_t>(options_.world_size);
+    std::vector<int64_t> shard;
+    const size_t end = options_.pad_shards ? static_cast<size_t>(shard_size()) * w : order_.size();
+    for (size_t i = static_cast<size_t>(options_.rank); i < end; i += w) shard.push_back(order_[i % order_.size()]);
+    order_ = std::move(shard);
   }
   epoch_ = epoch;
   ++generation_;
