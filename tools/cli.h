@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +31,10 @@ std::string size_string(const std::vector<int64_t>& hw);  // "224×224"
 metalhead::data::LabelledImages load_data(const std::string& data, metalhead::data::Split split,
                                           const std::vector<int64_t>& size = {}, int64_t channels = 0,
                                           int64_t limit = 0);
+
+/// `metalhead train --nproc-per-node N`: runs this program's command line (less that flag)
+/// as N local ranks with torchrun's environment, waits, and throws when a rank failed.
+void launch_local_ranks(int nproc, int master_port, std::chrono::seconds timeout);
 
 /// Intra-op threads: `threads` if positive, else one per core; more than 4 per core is refused.
 void set_threads(int threads);

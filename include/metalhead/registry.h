@@ -26,6 +26,9 @@ struct ModelInfo {
   PretrainedCfg pretrained;              // how its pretrained weights take images
   int64_t parameters = 0;                // of the 1000-class model (tests check the originals')
   double gflops = 0;                     // multiply-adds at input_size, as torchvision and timm count
+
+  /// Whether the family is built for one image size (ViT, the mixers, UNet): ModelOptions::imsize.
+  bool takes_imsize() const;
 };
 
 /// create_model(name, {.inchannels = 3, .nclasses = 1000, .pretrain = false}): the model

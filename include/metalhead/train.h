@@ -10,6 +10,10 @@
 // Any Model trains: Trainer(my_model, options, data), with options.weights for a
 // pretrained backbone (fine-tuning).
 //
+// Data-parallel: every rank builds the same Trainer, then t.distribute(group) (see
+// distributed.h); each rank trains on its shard with gradients averaged, and fit() writes
+// files on rank 0 only.
+//
 // Exactness: a Trainer restored from a checkpoint (Trainer::resume) continues with the same
 // weights, optimiser state, schedule position, data order and random numbers an
 // uninterrupted run has at that point, so with the same seed and thread count the final
@@ -17,6 +21,7 @@
 #pragma once
 
 #include <metalhead/data/loader.h>
+#include <metalhead/distributed.h>
 #include <metalhead/model.h>
 
 #include <nlohmann/json_fwd.hpp>
@@ -72,6 +77,9 @@ struct TrainOptions {
   bool freeze_backbone = false;
   int64_t unfreeze_after = 0;
   double head_lr_mult = 1.0;
+  // "float32", or "float64": weights, gradients and optimiser state in double precision
+  // (exactness checks: reduction order then changes results by ~1e-15, not ~1e-6).
+  std::string dtype = "float32";
 
   /// Throws std::invalid_argument for contradictions (momentum with Adam, warm-up longer
   /// than the run, ...), naming the options.
@@ -94,7 +102,8 @@ class Optimiser {
   void zero_grad();
   void step(double lr);
   int64_t steps() const { return steps_; }
-  /// The state as named tensors ("momentum.3", "exp_avg.3", "exp_avg_sq.3", "steps"), and back.
+  /// The state as named tensors ("momentum.3", "exp_avg.3", "exp_avg_sq.3", "steps", and
+  /// Adam's "param_steps"), and back.
   std::vector<std::pair<std::string, Tensor>> state() const;
   void load_state(const std::vector<std::pair<std::string, Tensor>>& state);
 
@@ -104,6 +113,7 @@ class Optimiser {
   TrainOptions o_;
   std::vector<Tensor> first_, second_;  // momentum / exp_avg, and exp_avg_sq
   int64_t steps_ = 0;
+  std::vector<int64_t> param_steps_;    // Adam's per-parameter step counts
 };
 
 struct EpochMetrics {
@@ -136,7 +146,9 @@ struct Evaluation {
 };
 
 /// evaluate(model, loader): cross-entropy and accuracy in test mode, without gradients.
-Evaluation evaluate(Model& model, data::DataLoader& loader, int64_t nclasses);
+/// With a group, each rank evaluates its loader's shard and the counts are summed, so that
+/// every rank returns the whole data set's figures.
+Evaluation evaluate(Model& model, data::DataLoader& loader, int64_t nclasses, ProcessGroup* group = nullptr);
 
 /// Per-channel mean and standard deviation of [N, C, H, W] uint8 images, on [0, 1].
 std::pair<std::vector<double>, std::vector<double>> channel_statistics(const Tensor& images);
@@ -151,6 +163,12 @@ struct FitOptions {
   std::string title;                 // the chart's (default: "MODEL on DATA")
   std::function<void(const Progress&)> progress;           // after every batch
   std::function<void(const MetricsRow&)> epoch_done;       // after every epoch, once saved
+};
+
+/// How a Trainer joins a data-parallel group.
+struct DistributeOptions {
+  bool sync_batchnorm = false;  // batch statistics over the whole group (SyncBatchNorm)
+  DataParallelOptions data_parallel;
 };
 
 class Trainer {
@@ -171,10 +189,25 @@ class Trainer {
   static std::unique_ptr<Trainer> resume(const std::filesystem::path& checkpoint, Model model, data::LabelledImages train,
                                          int64_t epochs = 0);
 
+  ~Trainer();
+
+  /// Makes this run one rank of `group`'s data-parallel training, before its first epoch
+  /// (or after resume): every rank must call it with the same options, model and data,
+  /// which it checks. Each rank then takes its DistributedSampler shard of every epoch
+  /// (batch_size per rank), rank 0's weights go to all, and gradients are averaged.
+  /// Returns the number of BatchNorms made synchronous (sync_batchnorm).
+  int64_t distribute(std::shared_ptr<ProcessGroup> group, const DistributeOptions& options = {});
+  /// The group (null when not distributed); rank 0 (or a lone process) writes the files.
+  const std::shared_ptr<ProcessGroup>& group() const { return group_; }
+  bool writes_files() const { return !group_ || group_->rank() == 0; }
+  /// Seconds this rank has waited for gradient all-reduces after backward, in all.
+  double communication_wait_seconds() const;
+
   /// One epoch; `progress` (if set) is called after every batch.
   EpochMetrics train_epoch(const std::function<void(const Progress&)>& progress = {});
   /// The epoch loop: train, evaluate, save, report, until options().epochs (or
   /// stop_after more); returns the history. `metalhead train` is this and its printing.
+  /// Distributed, only rank 0 writes run_dir's files; every rank reports the same metrics.
   const std::vector<MetricsRow>& fit(const FitOptions& options = {});
   /// Writes model, optimiser, schedule position, RNG state, epoch, options and history
   /// to `path` atomically (a temporary file renamed over it).
@@ -191,7 +224,8 @@ class Trainer {
   /// set's to the last epoch.
   const std::vector<MetricsRow>& history() const { return history_; }
   void record_test(const Evaluation& e);
-  /// A loader over other data with this run's preprocessing (no augmentation).
+  /// A loader over other data with this run's preprocessing (no augmentation); this
+  /// rank's unpadded shard when distributed.
   std::unique_ptr<data::DataLoader> test_loader(data::LabelledImages data, int64_t batch_size = 256) const;
 
  private:
@@ -208,6 +242,8 @@ class Trainer {
   std::unique_ptr<data::DataLoader> loader_;
   int64_t epoch_ = 0;
   std::vector<MetricsRow> history_;
+  std::shared_ptr<ProcessGroup> group_;
+  std::unique_ptr<DataParallel> parallel_;
 };
 
 /// What a checkpoint says about its run (its safetensors metadata), without the tensors.

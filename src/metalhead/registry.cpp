@@ -73,12 +73,16 @@ const ModelInfo& model_info(std::string_view name) {
 
 const PretrainedCfg& pretrained_cfg(std::string_view name) { return model_info(name).pretrained; }
 
+bool ModelInfo::takes_imsize() const {
+  static const std::vector<std::string> sized = {"ViT", "MLPMixer", "ResMLP", "gMLP", "UNet"};
+  return std::find(sized.begin(), sized.end(), family) != sized.end();
+}
+
 Model create_model(std::string_view name, const ModelOptions& options) {
   const ModelInfo& info = model_info(name);
   const std::string who = "create_model(" + info.name + ")";
-  static const std::vector<std::string> sized = {"ViT", "MLPMixer", "ResMLP", "gMLP", "UNet"};
   if (!options.imsize.empty()) {
-    if (std::find(sized.begin(), sized.end(), info.family) == sized.end()) {
+    if (!info.takes_imsize()) {
       throw std::invalid_argument(who + ": a " + info.family +
                                   " takes any image size; imsize is for the families built for one (ViT, MLPMixer, "
                                   "ResMLP, gMLP, UNet)");

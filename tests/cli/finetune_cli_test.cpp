@@ -87,7 +87,9 @@ TEST(CliFineTune, BadInputIsRefusedWithNothingLeft) {
   refused("--model resnet18 --head-lr-mult 0", "learning-rate multiplier must be positive");
   refused("--model resnet18 --head-lr-mult -2", "learning-rate multiplier must be positive");
   refused("--model resnet18 --unfreeze-after 1", "needs a frozen backbone");
-  refused("--model unet --freeze-backbone", "no backbone and classifier head");
+  // UNet is built for the data's size (a multiple of its encoder's 32 here, or it is refused for that).
+  refused("--model unet --image-size 64 64 --freeze-backbone", "no backbone and classifier head");
+  refused("--model unet", "not divisible by the encoder's downsampling 32");
   refused("--model resnet34 --weights " + source.string(), "cannot load into ResNet");
   refused("--model resnet18 --weights /nonexistent/w.safetensors", "no such file");
   refused("--model resnet18 --weights " + source.string() + " --pretrained", "give one");

@@ -134,6 +134,32 @@ TEST(Optimiser, AdamMatchesTorch) {
   compare_with_torch(o, ref, theirs, ours);
 }
 
+TEST(Optimiser, AdamCountsEachParametersOwnSteps) {
+  // The second parameter has no gradient for three steps (frozen, then unfrozen): torch's
+  // Adam skips it and starts its bias correction at step 1 when it first has one.
+  auto [ours, theirs] = twin_parameters();
+  mt::TrainOptions o{.optimiser = mt::OptimiserKind::adam, .lr = 1e-2, .weight_decay = 0};
+  torch::optim::Adam ref(theirs, torch::optim::AdamOptions(1e-2));
+  mt::Optimiser opt(ours, o);
+  torch::manual_seed(4);
+  for (int step = 0; step < 6; ++step) {
+    for (size_t i = 0; i < ours.size(); ++i) {
+      const bool frozen = i == 1 && step < 3;
+      const auto g = torch::randn_like(ours[i]);
+      ours[i].mutable_grad() = frozen ? torch::Tensor() : g.clone();
+      theirs[i].mutable_grad() = frozen ? torch::Tensor() : g.clone();
+    }
+    const auto before = ours[1].clone();
+    opt.step(o.lr);
+    ref.step();
+    for (size_t i = 0; i < ours.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(ours[i], theirs[i], 1e-12, 1e-13)) << "step " << step << " parameter " << i;
+    }
+    // By hand: its first step is lr · g / (|g| + eps), about lr in size.
+    if (step == 3) EXPECT_NEAR((ours[1] - before).abs().max().item<double>(), 1e-2, 1e-7);
+  }
+}
+
 TEST(Optimiser, AdamWMatchesTorch) {
   auto [ours, theirs] = twin_parameters();
   mt::TrainOptions o{.optimiser = mt::OptimiserKind::adamw, .lr = 1e-2, .weight_decay = 0.1};
@@ -148,12 +174,18 @@ TEST(Optimiser, StateRoundTripsAndRefusesAnotherShape) {
   for (auto& p : ours) p.mutable_grad() = torch::ones_like(p);
   a.step(0.1);
   const auto state = a.state();
-  EXPECT_EQ(state.size(), 5u);  // exp_avg and exp_avg_sq of two parameters, steps
+  EXPECT_EQ(state.size(), 6u);  // exp_avg and exp_avg_sq of two parameters, steps, param_steps
   mt::Optimiser b(ours, o);
   b.load_state(state);
   EXPECT_EQ(b.steps(), 1);
   auto s = b.state();
   for (size_t i = 0; i < s.size(); ++i) EXPECT_TRUE(torch::equal(s[i].second, state[i].second)) << s[i].first;
+  // A state from before per-parameter steps: each parameter takes the global count.
+  auto old = state;
+  old.pop_back();
+  mt::Optimiser c(ours, o);
+  c.load_state(old);
+  EXPECT_TRUE(torch::equal(c.state().back().second, torch::tensor({1, 1}, torch::kLong)));
   auto bad = state;
   bad[0].second = torch::zeros({2});
   EXPECT_THROW(b.load_state(bad), std::runtime_error);

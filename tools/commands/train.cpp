@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -121,7 +122,20 @@ struct Args {
   bool quiet = false, json = false;
   bool pretrained = false;
   EngineFlags engine;  // --device only
+  // Data-parallel training.
+  int nproc_per_node = 0, master_port = 29500, timeout = 1800;
+  std::string dist_backend;  // default: gloo on CPU, nccl on CUDA
+  bool sync_batchnorm = false;
 };
+
+// This process's group when torchrun (or --nproc-per-node) started it as one rank.
+std::shared_ptr<mt::ProcessGroup> join_group(const Args& a) {
+  auto env = mt::distributed_environment();
+  if (!env) return nullptr;
+  env->backend = !a.dist_backend.empty() ? a.dist_backend : a.engine.device == "cuda" ? "nccl" : "gloo";
+  env->timeout = std::chrono::seconds(a.timeout);
+  return std::make_shared<mt::ProcessGroup>(*env);
+}
 
 // The options a resumed run takes from its checkpoint: giving any of them contradicts it.
 const char* const kRunOptions[] = {"--model",   "--data",           "--batch-size",    "--optimiser", "--lr",
@@ -129,11 +143,16 @@ const char* const kRunOptions[] = {"--model",   "--data",           "--batch-siz
                                    "--step-size", "--gamma", "--test-data",        "--label-smoothing", "--seed",    "--pad-crop",
                                    "--hflip",    "--image-size",    "--limit",         "--beta1",     "--beta2",
                                    "--weights",  "--pretrained",    "--freeze-backbone", "--unfreeze-after",
-                                   "--head-lr-mult"};
+                                   "--head-lr-mult", "--dtype"};
 
 void run(const Args& a, CLI::App* cmd) {
   auto given = [&](const char* name) { return cmd->count(name) > 0; };
   mt::TrainOptions o = a.o;
+  // Joined first: an unreachable master fails before the data loads. Only rank 0 (or a
+  // lone process) makes, locks and writes the run folder, and prints.
+  const std::shared_ptr<mt::ProcessGroup> group = join_group(a);
+  const bool writer = !group || group->rank() == 0;
+  const bool quiet = a.quiet || !writer, json_lines = a.json && writer;
   std::unique_ptr<mt::Trainer> trainer;
   fs::path dir;
   std::optional<mt::RunFolderLock> lock;  // held to the end: one writer per run folder
@@ -150,8 +169,10 @@ void run(const Args& a, CLI::App* cmd) {
     if (fs::is_directory(ckpt)) ckpt /= "checkpoint.safetensors";
     if (!fs::exists(ckpt)) throw std::runtime_error("--resume: no checkpoint " + ckpt.string());
     dir = ckpt.parent_path().empty() ? fs::path(".") : ckpt.parent_path();
-    lock.emplace(dir);
-    metalhead::remove_stale_temporaries(dir);
+    if (writer) {
+      lock.emplace(dir);
+      metalhead::remove_stale_temporaries(dir);
+    }
     const mt::CheckpointInfo info = mt::checkpoint_info(ckpt);
     o = info.options;
     trainer = mt::Trainer::resume(ckpt,
@@ -190,24 +211,41 @@ void run(const Args& a, CLI::App* cmd) {
                                  dir.string() + " or choose another --output");
       }
     };
-    refuse_existing();
-    // The folder is made and locked first: an unwritable --output fails now, not after an epoch.
-    const bool created = !fs::exists(dir);
-    fs::create_directories(dir);
-    try {
-      lock.emplace(dir);
-      refuse_existing();  // another run may have saved meanwhile
-      metalhead::remove_stale_temporaries(dir);
+    auto make_trainer = [&] {
       trainer = std::make_unique<mt::Trainer>(o, load_data(o.data, metalhead::data::Split::train, o.image_size, 0, o.limit));
-    } catch (...) {
-      if (created) {
-        std::error_code ec;
-        lock.reset();
-        fs::remove(dir / ".lock", ec);
-        fs::remove(dir, ec);  // only when empty
+    };
+    if (!writer) {
+      make_trainer();
+    } else {
+      refuse_existing();
+      // The folder is made and locked first: an unwritable --output fails now, not after an epoch.
+      const bool created = !fs::exists(dir);
+      fs::create_directories(dir);
+      try {
+        lock.emplace(dir);
+        refuse_existing();  // another run may have saved meanwhile
+        metalhead::remove_stale_temporaries(dir);
+        make_trainer();
+      } catch (...) {
+        if (created) {
+          std::error_code ec;
+          lock.reset();
+          fs::remove(dir / ".lock", ec);
+          fs::remove(dir, ec);  // only when empty
+        }
+        throw;
       }
-      throw;
     }
+  }
+  if (group) {
+    const int64_t synced = trainer->distribute(group, {.sync_batchnorm = a.sync_batchnorm});
+    if (a.sync_batchnorm && synced == 0 && writer) {
+      std::cerr << "metalhead train: warning: --sync-batchnorm: the " << o.model
+                << " has no BatchNorm; there are no batch statistics to synchronise" << std::endl;
+    }
+  } else if (a.sync_batchnorm && !quiet) {
+    std::cerr << "metalhead train: warning: --sync-batchnorm in a single process (no torchrun or --nproc-per-node "
+                 "group): nothing to synchronise" << std::endl;
   }
   // The test set: Fashion-MNIST's own, or --test-data.
   std::unique_ptr<metalhead::data::DataLoader> test;
@@ -220,13 +258,14 @@ void run(const Args& a, CLI::App* cmd) {
     test = trainer->test_loader(std::move(t));
   }
   const fs::path ckpt = dir / "checkpoint.safetensors", csv = dir / "metrics.csv", svg = dir / "metrics.svg";
-  const bool terminal = ::isatty(STDERR_FILENO) && !a.quiet && !a.json;
+  const bool terminal = ::isatty(STDERR_FILENO) && !quiet && !a.json;
   ProgressBar bar(terminal);
-  if (!a.quiet && !a.json) {
+  if (!quiet && !a.json) {
     std::cout << "training " << o.model << " on " << o.data << " (" << trainer->classes().size() << " classes, "
               << size_string(trainer->input_size()) << "), " << o.epochs << " epochs, " << mt::to_string(o.optimiser)
-              << " lr " << o.lr << " " << mt::to_string(o.schedule) << ", " << at::get_num_threads()
-              << " threads; run folder " << dir.string() << std::endl;
+              << " lr " << o.lr << " " << mt::to_string(o.schedule) << ", " << at::get_num_threads() << " threads";
+    if (group) std::cout << " × " << group->world_size() << " ranks (batch " << o.batch_size << " per rank)";
+    std::cout << "; run folder " << dir.string() << std::endl;
   }
   const int64_t last = a.stop_after > 0 ? std::min(o.epochs, trainer->epoch() + a.stop_after) : o.epochs;
   mt::FitOptions fit{.run_dir = dir, .test = test.get(), .stop_after = a.stop_after, .title = o.model + " on " + o.data};
@@ -235,12 +274,12 @@ void run(const Args& a, CLI::App* cmd) {
     bar.finish();
     const mt::EpochMetrics& m = row.train;
     const bool tested = test != nullptr;
-    if (a.json) {
+    if (json_lines) {
       json line{{"epoch", m.epoch}, {"lr", m.lr}, {"loss", m.loss}, {"accuracy", m.accuracy},
                 {"images_per_second", m.images_per_second}, {"seconds", m.seconds}, {"checkpoint", ckpt.string()}};
       if (tested) line["test_loss"] = row.test_loss, line["test_accuracy"] = row.test_accuracy;
       std::cout << line.dump() << std::endl;
-    } else if (!a.quiet) {
+    } else if (!quiet && !a.json) {
       char text[256];
       std::snprintf(text, sizeof text, "epoch %lld/%lld  lr %.4g  loss %.4f  acc %s", static_cast<long long>(m.epoch),
                     static_cast<long long>(o.epochs), m.lr, m.loss, percent(m.accuracy).c_str());
@@ -252,7 +291,7 @@ void run(const Args& a, CLI::App* cmd) {
     }
   };
   trainer->fit(fit);
-  if (!a.quiet && !a.json) {
+  if (!quiet && !a.json) {
     std::cout << "checkpoint " << ckpt.string() << "\nmetrics    " << csv.string() << "\nchart      " << svg.string()
               << std::endl;
   }
@@ -303,6 +342,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--unfreeze-after", o.unfreeze_after, "with --freeze-backbone: train everything from this epoch on")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--head-lr-mult", o.head_lr_mult, "the head's learning rate is this × --lr")->capture_default_str();
+  cmd->add_option("--dtype", o.dtype, "float32, or float64 for exactness checks (slower)")
+      ->check(CLI::IsMember({"float32", "float64"}))
+      ->capture_default_str();
   cmd->add_option("--seed", o.seed, "seeds initialisation, data order and augmentation")->capture_default_str();
   cmd->add_option("--workers", o.workers, "data-loading threads")->capture_default_str();
   cmd->add_option("--threads", a->threads, "compute threads (default: one per core)");
@@ -313,11 +355,32 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--quiet,-q", a->quiet, "print nothing but errors");
   cmd->add_flag("--json", a->json, "one JSON line per epoch");
   add_engine_flags(cmd, a->engine, /*inference=*/false);
+  cmd->add_option("--nproc-per-node", a->nproc_per_node,
+                  "data-parallel: start this many local ranks (as torchrun does; --batch-size is per rank)");
+  cmd->add_option("--master-port", a->master_port, "with --nproc-per-node: the rendezvous port on 127.0.0.1")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  cmd->add_option("--dist-backend", a->dist_backend, "gloo (CPU) or nccl (CUDA builds); default: by --device")
+      ->check(CLI::IsMember({"gloo", "nccl"}));
+  cmd->add_option("--timeout", a->timeout, "seconds a rank waits for the others before it fails")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_flag("--sync-batchnorm", a->sync_batchnorm, "batch statistics over all ranks (SyncBatchNorm)");
   cmd->callback([a, cmd, optimiser, schedule] {
     a->o.optimiser = mt::optimiser_kind(*optimiser);
     a->o.schedule = mt::schedule_kind(*schedule);
-    set_threads(a->threads);
     check_engine_flags(a->engine);
+    if (cmd->count("--nproc-per-node")) {
+      launch_local_ranks(a->nproc_per_node, a->master_port, std::chrono::seconds(a->timeout));
+      return;
+    }
+    // A rank shares the machine's cores with the other local ranks: OMP_NUM_THREADS (which
+    // torchrun and --nproc-per-node set) unless --threads says otherwise.
+    int threads = a->threads;
+    if (const char* omp = std::getenv("OMP_NUM_THREADS"); threads == 0 && omp && std::getenv("WORLD_SIZE")) {
+      threads = std::max(1, std::atoi(omp));
+    }
+    set_threads(threads);
     run(*a, cmd);
   });
 }

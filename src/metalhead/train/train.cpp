@@ -66,6 +66,7 @@ std::string to_string(ScheduleKind kind) { return kSchedules[static_cast<int>(ki
 
 void TrainOptions::validate() const {
   require(epochs >= 1, "epochs must be at least 1, got " + std::to_string(epochs));
+  require(dtype == "float32" || dtype == "float64", "the dtype must be float32 or float64, got \"" + dtype + "\"");
   require(batch_size >= 1, "batch size must be at least 1, got " + std::to_string(batch_size));
   require(lr > 0 && std::isfinite(lr), "the learning rate must be positive, got " + std::to_string(lr));
   require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + std::to_string(momentum));
@@ -122,7 +123,8 @@ void to_json(json& j, const TrainOptions& o) {
            {"weights", o.weights},
            {"freeze_backbone", o.freeze_backbone},
            {"unfreeze_after", o.unfreeze_after},
-           {"head_lr_mult", o.head_lr_mult}};
+           {"head_lr_mult", o.head_lr_mult},
+           {"dtype", o.dtype}};
 }
 
 void from_json(const json& j, TrainOptions& o) {
@@ -155,6 +157,7 @@ void from_json(const json& j, TrainOptions& o) {
   o.freeze_backbone = j.value("freeze_backbone", false);
   o.unfreeze_after = j.value("unfreeze_after", int64_t{0});
   o.head_lr_mult = j.value("head_lr_mult", 1.0);
+  o.dtype = j.value("dtype", std::string("float32"));
 }
 
 double learning_rate(const TrainOptions& o, double progress) {
@@ -187,6 +190,7 @@ Optimiser::Optimiser(std::vector<Tensor> parameters, const TrainOptions& options
     first_.push_back(at::zeros_like(p, at::MemoryFormat::Preserve));
     if (o_.optimiser != OptimiserKind::sgd) second_.push_back(at::zeros_like(p, at::MemoryFormat::Preserve));
   }
+  param_steps_.assign(params_.size(), 0);
 }
 
 void Optimiser::zero_grad() {
@@ -263,16 +267,19 @@ void Optimiser::step(double lr) {
   torch::NoGradGuard no_grad;
   ++steps_;
   const double wd = o_.weight_decay;
-  const StepCoefficients base{lr, wd, o_.momentum, o_.beta1, o_.beta2, o_.eps,
-                           1 - std::pow(o_.beta1, static_cast<double>(steps_)),
-                           1 - std::pow(o_.beta2, static_cast<double>(steps_)), o_.nesterov,
-                           o_.optimiser == OptimiserKind::adamw};
+  const StepCoefficients base{lr, wd, o_.momentum, o_.beta1, o_.beta2, o_.eps, 1, 1, o_.nesterov,
+                              o_.optimiser == OptimiserKind::adamw};
   const bool sgd = o_.optimiser == OptimiserKind::sgd;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     if (!p.grad().defined()) continue;  // frozen, or unused
+    // Adam's bias correction counts this parameter's own steps, as torch's state["step"]
+    // does: a backbone unfrozen late starts from step 1.
+    const auto t = static_cast<double>(++param_steps_[i]);
     StepCoefficients c = base;
     c.lr = lr * lr_scale_[i];
+    c.bias1 = 1 - std::pow(o_.beta1, t);
+    c.bias2 = 1 - std::pow(o_.beta2, t);
     Tensor g = p.grad();
     if (fusable(p, g, first_[i]) && (sgd || second_[i].is_contiguous())) {
       AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "Optimiser::step", [&] {
@@ -311,6 +318,7 @@ std::vector<std::pair<std::string, Tensor>> Optimiser::state() const {
     if (!sgd) out.emplace_back("exp_avg_sq." + std::to_string(i), second_[i]);
   }
   out.emplace_back("steps", at::scalar_tensor(steps_, at::kLong));
+  if (!sgd) out.emplace_back("param_steps", at::tensor(param_steps_, at::kLong));
   return out;
 }
 
@@ -322,7 +330,11 @@ void Optimiser::load_state(const std::vector<std::pair<std::string, Tensor>>& st
     if (it->second.sizes() != like.sizes()) throw std::runtime_error("optimiser state: " + name + " has the wrong shape");
     return it->second;
   };
-  const auto expected = this->state();
+  auto expected = this->state();
+  const bool sgd = o_.optimiser == OptimiserKind::sgd;
+  // A checkpoint from before per-parameter steps: every parameter took the global count.
+  const bool per_param = by_name.count("param_steps") > 0;
+  if (!sgd && !per_param) expected.pop_back();
   std::vector<Tensor> values;
   for (const auto& [name, t] : expected) values.push_back(take(name, t));  // check all before changing any
   if (by_name.size() != expected.size()) {
@@ -330,18 +342,34 @@ void Optimiser::load_state(const std::vector<std::pair<std::string, Tensor>>& st
                              std::to_string(expected.size()) + " (another optimiser or model?)");
   }
   torch::NoGradGuard no_grad;
-  const bool sgd = o_.optimiser == OptimiserKind::sgd;
   size_t k = 0;
   for (size_t i = 0; i < params_.size(); ++i) {
     first_[i].copy_(values[k++]);
     if (!sgd) second_[i].copy_(values[k++]);
   }
-  steps_ = values[k].item<int64_t>();
+  steps_ = values[k++].item<int64_t>();
+  if (sgd || !per_param) {
+    param_steps_.assign(params_.size(), steps_);
+  } else {
+    const Tensor counts = values[k].contiguous();
+    param_steps_.assign(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel());
+  }
 }
 
 // ---- evaluation --------------------------------------------------------------------------
 
-Evaluation evaluate(Model& model, data::DataLoader& loader, int64_t nclasses) {
+namespace {
+
+at::ScalarType parameter_dtype(const Model& model) {
+  for (const auto& p : model.ptr()->parameters()) {
+    if (p.is_floating_point()) return p.scalar_type();
+  }
+  return at::kFloat;
+}
+
+}  // namespace
+
+Evaluation evaluate(Model& model, data::DataLoader& loader, int64_t nclasses, ProcessGroup* group) {
   flux::testmode(*model.ptr());
   torch::NoGradGuard no_grad;
   Evaluation e;
@@ -349,7 +377,7 @@ Evaluation evaluate(Model& model, data::DataLoader& loader, int64_t nclasses) {
   double loss_sum = 0;
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
-    const Tensor logits = model(batch->images);
+    const Tensor logits = model(batch->images.to(parameter_dtype(model)));
     if (logits.dim() != 2 || logits.size(1) != nclasses) {
       throw std::runtime_error("evaluate: the model gives " + flux::shape_string(logits) + " for " +
                                std::to_string(nclasses) + " classes");
@@ -358,6 +386,15 @@ Evaluation evaluate(Model& model, data::DataLoader& loader, int64_t nclasses) {
     const Tensor predicted = logits.argmax(1);
     e.confusion.view(-1).index_put_({batch->labels * nclasses + predicted}, at::ones_like(predicted), true);
     e.count += batch->labels.size(0);
+  }
+  if (group) {
+    // One all-reduce of the counts, the loss and the confusion matrix (exact in doubles).
+    Tensor all = at::cat({e.confusion.view(-1).to(at::kDouble),
+                          at::tensor({loss_sum, static_cast<double>(e.count)}, at::kDouble)});
+    group->all_reduce_sum(all);
+    e.confusion = all.narrow(0, 0, nclasses * nclasses).round().to(at::kLong).view({nclasses, nclasses});
+    loss_sum = all[nclasses * nclasses].item<double>();
+    e.count = std::llround(all[nclasses * nclasses + 1].item<double>());
   }
   if (e.count == 0) throw std::runtime_error("evaluate: the data set is empty");
   const Tensor correct = e.confusion.diagonal();
@@ -441,7 +478,11 @@ bool has_backbone_split(const Model& model) {
 // The backbone from options.weights; the logits layer stays as initialised.
 void load_backbone(Model& model, const TrainOptions& o) {
   if (o.weights.empty()) return;
+  // Weights files hold float32: a float64 model takes them as float32, then widens (in
+  // place: the optimiser's tensors stay the model's).
+  if (o.dtype == "float64") model->to(at::kFloat);
   load_weights(model, o.weights, {.keep = metalhead::detail::logits_tensor_names(model), .adapt_inchannels = true});
+  if (o.dtype == "float64") model->to(at::kDouble);
 }
 
 }  // namespace
@@ -491,7 +532,10 @@ Trainer::Trainer(Model model, TrainOptions options, data::LabelledImages train, 
     }
     model_ = std::move(model);
   } else {
-    model_ = model_info(options_.model).build({.inchannels = inchannels_, .nclasses = nclasses});
+    // A family built for one image size is built for the data's (or --image-size's).
+    const ModelInfo& info = model_info(options_.model);
+    model_ = info.build({.inchannels = inchannels_, .nclasses = nclasses,
+                         .imsize = info.takes_imsize() ? input_size_ : std::vector<int64_t>{}});
   }
   if (has_backbone_split(model_) && metalhead::detail::num_logits(model_) != nclasses) {
     throw std::invalid_argument("Trainer: the " + model_->type_name + " gives " +
@@ -503,6 +547,7 @@ Trainer::Trainer(Model model, TrainOptions options, data::LabelledImages train, 
     throw std::invalid_argument("Trainer: the " + model_->type_name +
                                 " has no backbone and classifier head to train apart (freeze-backbone, head-lr-mult)");
   }
+  if (options_.dtype == "float64") model_->to(at::kDouble);
   // The head's parameters learn at head_lr_mult × lr.
   std::vector<Tensor> params = model_.ptr()->parameters();
   std::vector<double> scale(params.size(), 1.0);
@@ -532,7 +577,47 @@ std::unique_ptr<data::DataLoader> Trainer::test_loader(data::LabelledImages data
   return std::make_unique<data::DataLoader>(
       std::move(data), data::LoaderOptions{.batch_size = batch_size,
                                            .workers = options_.workers,
-                                           .augment = augment_of(options_, mean_, std_)});
+                                           .augment = augment_of(options_, mean_, std_),
+                                           .rank = group_ ? group_->rank() : 0,
+                                           .world_size = group_ ? group_->world_size() : 1,
+                                           .pad_shards = false});
+}
+
+Trainer::~Trainer() = default;
+
+int64_t Trainer::distribute(std::shared_ptr<ProcessGroup> group, const DistributeOptions& d) {
+  if (!group) throw std::invalid_argument("Trainer::distribute: no process group");
+  if (group_) throw std::logic_error("Trainer::distribute: this run is already distributed");
+  // Every rank must run the same training: options, data and model (DataParallel checks
+  // the model's tensors).
+  const json data{{"images", loader_->size()},
+                  {"shape", loader_->data().images.sizes().vec()},
+                  {"classes", classes_},
+                  {"epoch", epoch_},
+                  {"sync_batchnorm", d.sync_batchnorm}};
+  group->check_same("training options", json(options_).dump(1));
+  group->check_same("training data", data.dump(1));
+  const int64_t w = group->world_size();
+  const int64_t shard = (loader_->size() + w - 1) / w;
+  if (shard < options_.batch_size) {
+    throw std::invalid_argument("Trainer: each of the " + std::to_string(w) + " ranks gets " + std::to_string(shard) +
+                                " of the " + std::to_string(loader_->size()) + " training images, fewer than one batch of " +
+                                std::to_string(options_.batch_size) + " (--batch-size is per rank)");
+  }
+  const int64_t converted = d.sync_batchnorm ? convert_sync_batchnorm(model_, group) : 0;
+  parallel_ = std::make_unique<DataParallel>(model_, group, d.data_parallel);
+  data::LabelledImages images = loader_->data();
+  data::LoaderOptions lo = loader_->options();
+  lo.rank = group->rank();
+  lo.world_size = w;
+  loader_.reset();
+  loader_ = std::make_unique<data::DataLoader>(std::move(images), lo);
+  group_ = std::move(group);
+  return converted;
+}
+
+double Trainer::communication_wait_seconds() const {
+  return parallel_ ? parallel_->communication_wait_seconds() : 0.0;
 }
 
 void Trainer::set_frozen() {
@@ -552,11 +637,12 @@ EpochMetrics Trainer::train_epoch(const std::function<void(const Progress&)>& pr
   int64_t correct = 0, seen = 0, b = 0;
   while (auto batch = loader_->next()) {
     const int64_t n = batch->labels.size(0);
-    const int64_t step = optimiser_->steps();
-    // The schedule's value at the middle of the step.
-    lr = learning_rate(options_, (static_cast<double>(step) + 0.5) / static_cast<double>(batches));
+    // The schedule's value at the middle of the step (by epoch, so that a run resumed
+    // with another world size, and so other batches per epoch, keeps its schedule).
+    lr = learning_rate(options_, static_cast<double>(epoch_) + (static_cast<double>(b) + 0.5) / static_cast<double>(batches));
     optimiser_->zero_grad();
-    const Tensor logits = model_(batch->images);
+    const Tensor images = options_.dtype == "float64" ? batch->images.to(at::kDouble) : batch->images;
+    const Tensor logits = parallel_ ? (*parallel_)(images) : model_(images);
     const Tensor loss = at::cross_entropy_loss(logits, batch->labels, {}, at::Reduction::Mean, -100,
                                                options_.label_smoothing);
     loss.backward();
@@ -584,6 +670,14 @@ EpochMetrics Trainer::train_epoch(const std::function<void(const Progress&)>& pr
     }
   }
   ++epoch_;
+  if (group_) {
+    // Every rank reports the whole group's figures.
+    Tensor sums = at::tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)}, at::kDouble);
+    group_->all_reduce_sum(sums);
+    loss_sum = sums[0].item<double>();
+    correct = std::llround(sums[1].item<double>());
+    seen = std::llround(sums[2].item<double>());
+  }
   const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
   EpochMetrics m{.epoch = epoch_,
                  .lr = lr,
@@ -601,8 +695,8 @@ const std::vector<MetricsRow>& Trainer::fit(const FitOptions& f) {
   const auto nclasses = static_cast<int64_t>(classes_.size());
   while (epoch_ < last) {
     train_epoch(f.progress);
-    if (f.test) record_test(evaluate(model_, *f.test, nclasses));
-    if (!f.run_dir.empty()) {
+    if (f.test) record_test(evaluate(model_, *f.test, nclasses, group_.get()));
+    if (!f.run_dir.empty() && writes_files()) {
       save(f.run_dir / "checkpoint.safetensors");
       write_metrics_csv(f.run_dir / "metrics.csv", history_);
       write_metrics_svg(f.run_dir / "metrics.svg", history_, title);
@@ -754,8 +848,13 @@ Checkpoint load_checkpoint(const std::filesystem::path& path, const std::string&
   if (!expect_model.empty() && model_info(expect_model).name != model_info(info.model).name) {
     throw std::invalid_argument(path.string() + ": a checkpoint of " + info.model + ", not of " + expect_model);
   }
-  Model m = model_info(info.model)
-                .build({.inchannels = info.inchannels, .nclasses = static_cast<int64_t>(info.classes.size())});
+  const ModelInfo& row = model_info(info.model);
+  Model m = row.build({.inchannels = info.inchannels, .nclasses = static_cast<int64_t>(info.classes.size()),
+                       .imsize = row.takes_imsize() ? info.input_size : std::vector<int64_t>{}});
+  // A float64 run's weights, for float32 inference.
+  for (auto& [name, t] : file.tensors) {
+    if (t.is_floating_point() && t.scalar_type() != at::kFloat) t = t.to(at::kFloat);
+  }
   load_weights(m, std::move(file.tensors), path.string(), {.naming = Naming::metalhead});
   flux::testmode(*m.ptr());
   return {std::move(m), std::move(info)};
