@@ -22,6 +22,7 @@ void add_eval(CLI::App& app);
 void add_classify(CLI::App& app);
 void add_samples(CLI::App& app);
 void add_embed(CLI::App& app);
+void add_export(CLI::App& app);
 
 std::string size_string(const std::vector<int64_t>& hw);  // "224×224"
 

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   cli::add_classify(app);
   cli::add_samples(app);
   cli::add_embed(app);
+  cli::add_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

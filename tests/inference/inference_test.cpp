@@ -1,6 +1,7 @@
 // optimize_for_inference (issue 16): the optimised model computes what the model computes
 // in test mode, for each pattern the engine fuses and for every registry model; the
 // original is left untouched; bad input and options are refused clearly.
+#include "randomise_norms.h"
 #include <metalhead/inference.h>
 #include <metalhead/metalhead.h>
 
@@ -23,17 +24,6 @@ using metalhead::Model;
 Model model_of(Chain body, int64_t c) { return Model("Test", std::move(body), Chain(flux::flatten), c); }
 
 // BatchNorm statistics that are not the identity, so folding is visible.
-void randomise_norms(torch::nn::Module& m) {
-  torch::NoGradGuard no_grad;
-  for (auto& item : m.named_buffers()) {
-    if (item.key().find("running_mean") != std::string::npos) item.value().uniform_(-0.5, 0.5);
-    if (item.key().find("running_var") != std::string::npos) item.value().uniform_(0.5, 2.0);
-  }
-  for (auto& item : m.named_parameters()) {
-    if (item.value().dim() == 1) item.value().uniform_(-1, 1);  // γ and β, biases
-  }
-}
-
 // max |optimised − plain| / max |plain|, in test mode.
 double relative_error(const Model& model, const torch::Tensor& x, metalhead::Precision precision = metalhead::Precision::fp32,
                       bool native = false, const std::vector<std::string>& expect = {}) {

@@ -4,6 +4,7 @@
 
 #include <metalhead/data/images.h>
 #include <metalhead/features.h>
+#include <metalhead/onnx.h>
 #include <metalhead/weights/safetensors.h>
 #include <metalhead/placeholders.h>
 #include <metalhead/regular_file.h>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -130,6 +132,52 @@ void add_embed(CLI::App& app) {
         {{"images", json(a->images).dump()}, {"model", a->model.empty() ? model->type_name : a->model},
          {"weights", a->weights}});
     std::cout << a->out << ": " << embeddings.size(0) << " × " << embeddings.size(1) << " features\n";
+  });
+}
+
+// metalhead export [MODEL] [--weights FILE] -o model.onnx [--opset N] [--static-batch]
+void add_export(CLI::App& app) {
+  auto* cmd = app.add_subcommand("export", "write a model as ONNX (ONNX Runtime, OpenCV DNN, TensorRT, OpenVINO)");
+  struct Args {
+    std::string model, weights, out;
+    int64_t opset = 17;
+    bool static_batch = false;
+    std::vector<int64_t> input_size;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("model", a->model, "a registry name (optional for our checkpoints)");
+  cmd->add_option("--weights", a->weights, "a checkpoint of `metalhead train`, or weights (.safetensors, .pth); "
+                  "default: the model as initialised");
+  cmd->add_option("-o,--output", a->out, "the .onnx file to write")->required();
+  cmd->add_option("--opset", a->opset, "the ONNX opset, 13 to 17")->check(CLI::Range(13, 17))->capture_default_str();
+  cmd->add_flag("--static-batch", a->static_batch, "a fixed batch of 1 instead of a symbolic one");
+  cmd->add_option("--input-size", a->input_size, "H W (default: the checkpoint's or the model's input size)")
+      ->expected(2);
+  cmd->callback([a] {
+    if (fs::path(a->out).extension() != ".onnx") throw CLI::ValidationError("-o " + a->out + ": expected a .onnx file name");
+    if (a->model.empty() && a->weights.empty()) throw CLI::ValidationError("give a MODEL, --weights or both");
+    metalhead::OnnxOptions o{.opset = a->opset, .dynamic_batch = !a->static_batch, .input_size = a->input_size};
+    metalhead::Model model{nullptr};
+    if (auto checkpoint = a->weights.empty() ? std::nullopt : checkpoint_of(a->weights, a->model)) {
+      model = std::move(checkpoint->model);
+      const mt::CheckpointInfo& info = checkpoint->info;
+      if (o.input_size.empty()) o.input_size = info.input_size;
+      o.mean = info.mean;
+      o.std = info.std;
+      o.registry_name = metalhead::model_info(info.model).name;
+    } else {
+      if (a->model.empty()) throw CLI::ValidationError("--model is needed: " + a->weights + " is not a checkpoint of `metalhead train`");
+      model = metalhead::create_model(a->model);
+      if (!a->weights.empty()) metalhead::load_weights(model, a->weights);
+      o.registry_name = metalhead::model_info(a->model).name;
+    }
+    flux::testmode(*model.ptr());
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = metalhead::export_onnx(model, a->out, o);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << a->out << ": " << r.nodes << " nodes, " << r.initializers << " initializers, " << r.bytes
+              << " bytes, opset " << o.opset << ", " << r.folded_batchnorms << " BatchNorms folded, "
+              << std::fixed << std::setprecision(2) << seconds << " s\n";
   });
 }
 
