@@ -41,6 +41,7 @@ transfer-demo: build
 bench: build
 	bench/inference $(BUILD_DIR)
 	bench/train $(BUILD_DIR)
+	bench/distributed $(BUILD_DIR)
 
 install: build
 	cmake --install $(BUILD_DIR)

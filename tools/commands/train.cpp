@@ -270,6 +270,7 @@ void run(const Args& a, CLI::App* cmd) {
   const int64_t last = a.stop_after > 0 ? std::min(o.epochs, trainer->epoch() + a.stop_after) : o.epochs;
   mt::FitOptions fit{.run_dir = dir, .test = test.get(), .stop_after = a.stop_after, .title = o.model + " on " + o.data};
   fit.progress = [&](const mt::Progress& p) { bar.update(p, o.epochs, last); };
+  double waited_before = 0;
   fit.epoch_done = [&](const mt::MetricsRow& row) {
     bar.finish();
     const mt::EpochMetrics& m = row.train;
@@ -278,6 +279,12 @@ void run(const Args& a, CLI::App* cmd) {
       json line{{"epoch", m.epoch}, {"lr", m.lr}, {"loss", m.loss}, {"accuracy", m.accuracy},
                 {"images_per_second", m.images_per_second}, {"seconds", m.seconds}, {"checkpoint", ckpt.string()}};
       if (tested) line["test_loss"] = row.test_loss, line["test_accuracy"] = row.test_accuracy;
+      if (group) {  // rank 0's wait for gradient all-reduces after backward, this epoch
+        const double waited = trainer->communication_wait_seconds();
+        line["world_size"] = group->world_size();
+        line["communication_wait_seconds"] = waited - waited_before;
+        waited_before = waited;
+      }
       std::cout << line.dump() << std::endl;
     } else if (!quiet && !a.json) {
       char text[256];
