@@ -231,7 +231,9 @@ class Lowering {
   }
   // An int-list constant as a shape tensor; entries proportional to the batch computed from it.
   // For Expand (`broadcast`), torch's -1 (keep the size) is ONNX's 1.
-  std::string shape_list(const jit::Value* v, bool broadcast = false) {
+  // For Reshape of `reshaped`, a leading batch that is the input's own is ONNX's 0 (copy the
+  // dimension), which OpenCV and TensorRT read without shape arithmetic.
+  std::string shape_list(const jit::Value* v, bool broadcast = false, const jit::Value* reshaped = nullptr) {
     auto list = int_list(v);
     if (broadcast) {
       for (auto& d : list) d = d < 0 ? 1 : d;
@@ -241,6 +243,14 @@ class Lowering {
       if (auto it = scaling_->lists.find(v->node()); it != scaling_->lists.end()) scale = &it->second;
     }
     if (!scale) return ints(list);
+    if (reshaped && (*scale)[0] == 1 && std::count((*scale).begin(), (*scale).end(), 0) + 1 == (int64_t)scale->size()) {
+      auto t = reshaped->type()->cast<c10::TensorType>();
+      auto s = t ? t->sizes().concrete_sizes() : c10::nullopt;
+      if (s && !s->empty() && (*s)[0] == list[0]) {
+        list[0] = 0;
+        return ints(list);
+      }
+    }
     std::vector<std::string> parts;
     for (size_t i = 0; i < list.size(); ++i) {
       if ((*scale)[i] == 0) {
@@ -474,13 +484,25 @@ bool lower(Lowering& L, const jit::Node* n) {
     const auto pad = spatial(Lowering::int_list(n->inputs()[3]), 2);
     std::vector<int64_t> pads(pad);
     pads.insert(pads.end(), pad.begin(), pad.end());
-    auto* p = L.node(avg ? "AveragePool" : "MaxPool", {in(0)}, {L.fresh("pool")});
+    std::string x = in(0);
+    const bool padded = std::any_of(pad.begin(), pad.end(), [](int64_t v) { return v != 0; });
+    const bool include_pad = avg && Lowering::constant(n->inputs()[5]).toBool();
+    if (include_pad && padded) {
+      // The zeros counted in the average, as an explicit Pad: readers differ on
+      // count_include_pad (OpenCV's importer decides it by the producer's name).
+      std::vector<int64_t> full(8, 0);
+      full[2] = pad[0], full[3] = pad[1], full[6] = pad[0], full[7] = pad[1];
+      x = L.emit("Pad", {x, L.ints(full), L.scalar(0)});
+      pads.assign(4, 0);
+    }
+    auto* p = L.node(avg ? "AveragePool" : "MaxPool", {x}, {L.fresh("pool")});
     Lowering::attr(p, "kernel_shape", kernel);
     Lowering::attr(p, "strides", stride);
     Lowering::attr(p, "pads", pads);
     if (avg) {
       Lowering::attr(p, "ceil_mode", static_cast<int64_t>(Lowering::constant(n->inputs()[4]).toBool()));
-      Lowering::attr(p, "count_include_pad", static_cast<int64_t>(Lowering::constant(n->inputs()[5]).toBool()));
+      // On the padded map, windows that ceil_mode runs past the edge average what they cover, as torch's do.
+      Lowering::attr(p, "count_include_pad", int64_t{0});
       if (n->inputs().size() > 6 && !Lowering::is_none(n->inputs()[6])) return false;
     } else {
       const auto dilation = spatial(Lowering::int_list(n->inputs()[4]), 2);
@@ -523,9 +545,16 @@ bool lower(Lowering& L, const jit::Node* n) {
           }
           return a;
         };
+        // x·Bwᵀ over W, then the same over H between two transposes: the constant stays the
+        // second operand, which is the form OpenCV's importer takes.
         const int64_t h = s[s.size() - 2], w = s[s.size() - 1];
-        const std::string rows = L.emit("MatMul", {in(0), L.initializer(bins(w, size[1]).t(), "pool_w")});
-        L.bind(out(), L.emit("MatMul", {L.initializer(bins(h, size[0]), "pool_h"), rows}));
+        const std::string cols = L.emit("MatMul", {in(0), L.initializer(bins(w, size[1]).t(), "pool_w")});
+        auto* t = L.node("Transpose", {cols}, {L.fresh("tr")});
+        Lowering::attr(t, "perm", std::vector<int64_t>{0, 1, 3, 2});
+        const std::string rows = L.emit("MatMul", {t->output(0), L.initializer(bins(h, size[0]).t(), "pool_h")});
+        auto* back = L.node("Transpose", {rows}, {L.fresh("tr")});
+        Lowering::attr(back, "perm", std::vector<int64_t>{0, 1, 3, 2});
+        L.bind(out(), back->output(0));
       }
     }
   } else if (k == "aten::flatten") {
@@ -550,7 +579,7 @@ bool lower(Lowering& L, const jit::Node* n) {
       L.bind(out(), L.emit("Reshape", {in(0), L.ints(shape)}));
     }
   } else if (is({"aten::view", "aten::reshape"})) {
-    L.bind(out(), L.emit("Reshape", {in(0), L.shape_list(n->inputs()[1])}));
+    L.bind(out(), L.emit("Reshape", {in(0), L.shape_list(n->inputs()[1], false, n->inputs()[0])}));
   } else if (k == "aten::permute") {
     auto* t = L.node("Transpose", {in(0)}, {L.fresh("perm")});
     auto perm = Lowering::int_list(n->inputs()[1]);
@@ -769,6 +798,7 @@ OnnxReport export_onnx(const Model& model, const std::filesystem::path& path, co
   };
   auto list = [](const auto& v) {
     std::ostringstream s;
+    s.precision(9);
     s << '[';
     for (size_t i = 0; i < v.size(); ++i) s << (i ? ", " : "") << v[i];
     s << ']';
