@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace cli_test {
 
@@ -17,7 +18,8 @@ struct Run {
 
 // `shell` goes before the program in the shell command (limits, traps: "ulimit -f 64; exec").
 inline Run run(const std::string& args, const std::string& shell = "") {
-  const std::string err_file = testing::TempDir() + "metalhead-cli-stderr";
+  // Per process: ctest runs the suite's shards side by side.
+  const std::string err_file = testing::TempDir() + "metalhead-cli-stderr-" + std::to_string(::getpid());
   const std::string cmd = shell + " " + std::string(METALHEAD_CLI) + " " + args + " 2>" + err_file;
   Run r;
   FILE* p = ::popen(cmd.c_str(), "r");

@@ -98,8 +98,10 @@ TEST(ImageHeader, TruncatedJpegsAreTold) {
   EXPECT_TRUE(md::truncated_jpeg(p, whole.size() - 2));
   const std::string trailing = whole + std::string("\0\0\0", 3);
   EXPECT_FALSE(md::truncated_jpeg(reinterpret_cast<const uint8_t*>(trailing.data()), trailing.size()));
-  md::write_png(fresh_dir("notjpeg") / "x.png", torch::zeros({1, 2, 2}, torch::kByte));
-  const std::string png = slurp(fs::path(testing::TempDir()) / "metalhead-hostile-notjpeg" / "x.png");
+  const auto file = fresh_dir("notjpeg") / "x.png";
+  md::write_png(file, torch::zeros({1, 2, 2}, torch::kByte));
+  const std::string png = slurp(file);
+  ASSERT_GT(png.size(), 8u);  // a PNG was read: the check below looks at real bytes
   EXPECT_FALSE(md::truncated_jpeg(reinterpret_cast<const uint8_t*>(png.data()), png.size()));
 }
 
