@@ -1,5 +1,6 @@
 // `metalhead train` as ranks of a data-parallel group: real processes on 127.0.0.1,
 // launched by --nproc-per-node, by torchrun, or one by one with torchrun's environment.
+#include "image_folder.h"
 #include "run.h"
 #include "temp_dir.h"
 
@@ -112,21 +113,6 @@ std::pair<double, std::string> worst_relative(const fs::path& a, const fs::path&
 
 bool torchrun_available() {
   return std::system("/usr/bin/python3 -c 'import torch.distributed.run' >/dev/null 2>&1") == 0;
-}
-
-// A folder of two classes of 12×12 grey PNGs: a dark, b light.
-fs::path image_folder(const std::string& name, int a, int b) {
-  const auto dir = fresh_dir(name);
-  torch::manual_seed(3);
-  for (const auto& [c, n] : {std::pair{"a", a}, std::pair{"b", b}}) {
-    fs::create_directories(dir / c);
-    for (int i = 0; i < n; ++i) {
-      auto img = torch::randint(0, 120, {1, 12, 12}, torch::kLong).to(torch::kByte);
-      if (c[0] == 'b') img += 100;
-      metalhead::data::write_png(dir / c / (std::to_string(i) + ".png"), img);
-    }
-  }
-  return dir;
 }
 
 }  // namespace

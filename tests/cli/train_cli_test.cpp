@@ -1,5 +1,6 @@
 // `metalhead train`, `eval`, `classify` and `samples` as a user runs them, and how they
 // refuse bad input: exit status, message, nothing lost on disk.
+#include "image_folder.h"
 #include "run.h"
 #include "temp_dir.h"
 
@@ -39,20 +40,6 @@ std::vector<fs::path> leftovers(const fs::path& dir) {
     if (contains(e.path().filename().string(), ".tmp-")) tmp.push_back(e.path());
   }
   return tmp;
-}
-
-// An image folder: classes a and b, `n` grey 12×12 PNGs each (a dark, b light).
-fs::path image_folder(const std::string& name, int n) {
-  const auto dir = fresh_dir(name);
-  for (const char* c : {"a", "b"}) {
-    fs::create_directories(dir / c);
-    for (int i = 0; i < n; ++i) {
-      auto img = torch::randint(0, 100, {1, 12, 12}, torch::kLong).to(torch::kByte);
-      if (c[0] == 'b') img += 150;
-      metalhead::data::write_png(dir / c / (std::to_string(i) + ".png"), img);
-    }
-  }
-  return dir;
 }
 
 }  // namespace
@@ -225,7 +212,7 @@ TEST(CliTrain, BadImagesAndCheckpointsAreRefusedClearly) {
 }
 
 TEST(CliTrain, ImageFolders) {
-  const auto data = image_folder("folder", 6);
+  const auto data = image_folder("folder", 6, 6);
   const auto out = fresh_dir("folder-run");
   auto r = run("train --model resnet18 --data " + data.string() + " --test-data " + data.string() +
                " --image-size 16 16 --batch-size 4 --epochs 1 --threads 1 --workers 1 --json --output " + out.string());
@@ -242,12 +229,12 @@ TEST(CliTrain, ImageFolders) {
   r = run("train --data " + empty.string() + " -q");
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(contains(r.err, "no classes")) << r.err;
-  const auto hollow = image_folder("hollow", 1);
+  const auto hollow = image_folder("hollow", 1, 1);
   fs::create_directories(hollow / "c");
   r = run("train --data " + hollow.string() + " -q");
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(contains(r.err, "class folder c has no images")) << r.err;
-  const auto broken = image_folder("broken", 2);
+  const auto broken = image_folder("broken", 2, 2);
   std::ofstream(broken / "a" / "9.jpg") << "not a jpeg";
   r = run("train --data " + broken.string() + " -q");
   EXPECT_EQ(r.status, 1);
