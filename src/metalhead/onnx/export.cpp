@@ -17,6 +17,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
@@ -290,6 +291,12 @@ std::vector<int64_t> spatial(std::vector<int64_t> v, size_t dims) {
   return v;
 }
 
+// The elementwise operators that are one ONNX node of the same meaning.
+const std::map<std::string, std::string> kUnary = {
+    {"aten::relu", "Relu"}, {"aten::sigmoid", "Sigmoid"}, {"aten::tanh", "Tanh"},  {"aten::exp", "Exp"},
+    {"aten::log", "Log"},   {"aten::sqrt", "Sqrt"},       {"aten::erf", "Erf"},    {"aten::neg", "Neg"},
+    {"aten::abs", "Abs"},   {"aten::reciprocal", "Reciprocal"}};
+
 // One aten node to ONNX. Returns false for a kind it has no lowering for.
 bool lower(Lowering& L, const jit::Node* n) {
   const std::string k = kind(n);
@@ -385,26 +392,8 @@ bool lower(Lowering& L, const jit::Node* n) {
     Lowering::attr(gemm, "beta", static_cast<float>(Lowering::constant(n->inputs()[3]).toScalar().toDouble()));
     Lowering::attr(gemm, "alpha", static_cast<float>(Lowering::constant(n->inputs()[4]).toScalar().toDouble()));
     L.bind(out(), gemm->output(0));
-  } else if (is({"aten::relu", "aten::relu_"})) {
-    unary("Relu");
-  } else if (is({"aten::sigmoid", "aten::sigmoid_"})) {
-    unary("Sigmoid");
-  } else if (is({"aten::tanh", "aten::tanh_"})) {
-    unary("Tanh");
-  } else if (is({"aten::exp"})) {
-    unary("Exp");
-  } else if (is({"aten::log"})) {
-    unary("Log");
-  } else if (is({"aten::sqrt"})) {
-    unary("Sqrt");
-  } else if (is({"aten::erf"})) {
-    unary("Erf");
-  } else if (is({"aten::neg"})) {
-    unary("Neg");
-  } else if (is({"aten::abs"})) {
-    unary("Abs");
-  } else if (is({"aten::reciprocal"})) {
-    unary("Reciprocal");
+  } else if (auto op = kUnary.find(k.back() == '_' ? k.substr(0, k.size() - 1) : k); op != kUnary.end()) {
+    unary(op->second);  // in place (relu_) or not, the same node
   } else if (k == "aten::rsqrt") {
     L.bind(out(), L.emit("Reciprocal", {L.emit("Sqrt", {in(0)})}));
   } else if (is({"aten::hardswish", "aten::hardswish_"})) {
