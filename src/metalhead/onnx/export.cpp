@@ -633,6 +633,16 @@ bool lower(Lowering& L, const jit::Node* n) {
     int64_t e = end && !end->isNone() ? end->toInt() : std::numeric_limits<int64_t>::max();
     const int64_t step = Lowering::constant(n->inputs()[4]).toInt();
     L.bind(out(), L.emit("Slice", {in(0), L.ints({s}), L.ints({e}), L.ints({dim}), L.ints({step})}));
+  } else if (k == "aten::narrow") {
+    const int64_t r = Lowering::rank(n->inputs()[0]);
+    const int64_t dim = axis_of(Lowering::constant(n->inputs()[1]).toInt(), r);
+    const int64_t start = Lowering::constant(n->inputs()[2]).toInt(), len = Lowering::constant(n->inputs()[3]).toInt();
+    L.bind(out(), L.emit("Slice", {in(0), L.ints({start}), L.ints({start + len}), L.ints({dim})}));
+  } else if (k == "aten::index_select") {
+    const int64_t r = Lowering::rank(n->inputs()[0]);
+    auto* gth = L.node("Gather", {in(0), in(2)}, {L.fresh("index_select")});
+    Lowering::attr(gth, "axis", axis_of(Lowering::constant(n->inputs()[1]).toInt(), r));
+    L.bind(out(), gth->output(0));
   } else if (k == "aten::select") {
     const int64_t r = Lowering::rank(n->inputs()[0]);
     auto* gth = L.node("Gather", {in(0), L.initializer(at::scalar_tensor(Lowering::constant(n->inputs()[2]).toInt(), at::kLong), "index")},
@@ -716,6 +726,39 @@ bool lower(Lowering& L, const jit::Node* n) {
       Lowering::attr(m, "keepdims", static_cast<int64_t>(keep));
       L.bind(out(), m->output(0));
     }
+  } else if (is({"aten::norm", "aten::linalg_vector_norm"})) {
+    // The 2-norm over the given axes (Swin V2's cosine attention).
+    auto p = jit::toIValue(n->inputs()[1]);
+    if (!p || (!p->isNone() && p->toScalar().toDouble() != 2)) return false;
+    const int64_t r = Lowering::rank(n->inputs()[0]);
+    std::vector<int64_t> axes = Lowering::int_list(n->inputs()[2]);
+    for (auto& a : axes) a = axis_of(a, r);
+    auto* m = L.node("ReduceL2", {in(0)}, {L.fresh("norm")});
+    Lowering::attr(m, "axes", axes);
+    Lowering::attr(m, "keepdims", static_cast<int64_t>(Lowering::constant(n->inputs()[3]).toBool()));
+    L.bind(out(), m->output(0));
+  } else if (is({"aten::clamp_min", "aten::clamp_max"})) {
+    const std::string bound = L.scalar(Lowering::constant(n->inputs()[1]).toScalar().toDouble());
+    L.bind(out(), L.emit("Clip", {in(0), k == "aten::clamp_min" ? bound : "", k == "aten::clamp_max" ? bound : ""}));
+  } else if (k == "aten::roll") {
+    // A cyclic shift per dimension: the last `shift` entries moved to the front, as two
+    // Slices and a Concat.
+    const auto sizes = Lowering::sizes(n->inputs()[0]);
+    const auto shifts = Lowering::int_list(n->inputs()[1]), dims = Lowering::int_list(n->inputs()[2]);
+    if (shifts.size() != dims.size()) return false;
+    std::string x = in(0);
+    for (size_t i = 0; i < dims.size(); ++i) {
+      const int64_t d = axis_of(dims[i], static_cast<int64_t>(sizes.size()));
+      const int64_t len = sizes[static_cast<size_t>(d)];
+      const int64_t shift = ((shifts[i] % len) + len) % len;
+      if (shift == 0) continue;
+      const std::string tail = L.emit("Slice", {x, L.ints({len - shift}), L.ints({len}), L.ints({d})});
+      const std::string head = L.emit("Slice", {x, L.ints({0}), L.ints({len - shift}), L.ints({d})});
+      auto* c = L.node("Concat", {tail, head}, {L.fresh("roll")});
+      Lowering::attr(c, "axis", d);
+      x = c->output(0);
+    }
+    L.bind(out(), x);
   } else {
     return false;
   }
