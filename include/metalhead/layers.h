@@ -14,3 +14,4 @@
 #include <metalhead/layers/scale.h>
 #include <metalhead/layers/shape.h>
 #include <metalhead/layers/squeeze_excite.h>
+#include <metalhead/layers/window_attention.h>

@@ -16,8 +16,11 @@
 #include <metalhead/models/invresmodel.h>
 #include <metalhead/models/mixers.h>
 #include <metalhead/models/mobilenets.h>
+#include <metalhead/models/regnet.h>
 #include <metalhead/models/resnet.h>
+#include <metalhead/models/shufflenet.h>
 #include <metalhead/models/squeezenet.h>
+#include <metalhead/models/swin.h>
 #include <metalhead/models/unet.h>
 #include <metalhead/models/vgg.h>
 #include <metalhead/models/vit.h>

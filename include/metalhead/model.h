@@ -39,6 +39,8 @@ struct FeatureSpec {
   /// ≥ 0: the stages are [N, T, D] tokens whose first `prefix_tokens` are not patches
   /// (a class token); features() returns them as [N, D, H/r, W/r] maps.
   int64_t prefix_tokens = -1;
+  /// The stages are channels-last [N, H, W, C] maps (Swin's); features() permutes them.
+  bool channels_last = false;
 };
 
 /// The keywords every high-level model takes, and create_model's (timm's) others.

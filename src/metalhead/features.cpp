@@ -252,6 +252,7 @@ std::vector<Tensor> FeatureExtractor::run(const Tensor& images, Tensor* final) c
       const int64_t r = spec.stages[indices_[order_[k]]].reduction;
       t = tokens_to_map(t, spec.prefix_tokens, images.size(2) / r, images.size(3) / r, "features(" + model_->type_name + ")");
     }
+    if (spec.channels_last) t = t.permute({0, 3, 1, 2});
     out[order_[k]] = t;
   }
   return out;

@@ -19,7 +19,8 @@ const std::vector<ModelInfo>& registered_models() {
                          detail::squeezenet_entries, detail::densenet_entries, detail::inception_entries,
                          detail::mobilenet_entries, detail::efficientnet_entries, detail::mixer_entries,
                          detail::vit_entries, detail::unet_entries,
-                         detail::convnext_entries, detail::convmixer_entries}) {
+                         detail::convnext_entries, detail::convmixer_entries, detail::regnet_entries,
+                         detail::shufflenet_entries, detail::swin_entries}) {
       auto more = entries();
       out.insert(out.end(), more.begin(), more.end());
     }

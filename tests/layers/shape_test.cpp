@@ -1,4 +1,4 @@
-// swapdims, seconddimmean, flatten_chains and the connections.
+// swapdims, seconddimmean, channel_shuffle, channel_chunk, flatten_chains and the connections.
 #include <metalhead/layers.h>
 
 #include "flux/testing.h"
@@ -17,6 +17,31 @@ TEST(Swapdims, PermutesInTorchOrder) {
 TEST(Seconddimmean, AveragesTheTokens) {
   Tensor x = torch::randn({2, 5, 3});
   EXPECT_TRUE(close(ml::seconddimmean()(x), (x.sum(1) / 5)));
+}
+
+TEST(ChannelShuffle, ReadsTheGroupsColumnByColumn) {
+  // Channel c holds the value c: shuffling 6 channels in 2 groups reads the 2×3 grid
+  // (0 1 2 / 3 4 5) column by column.
+  Tensor x = torch::arange(6, torch::kFloat).reshape({1, 6, 1, 1}).expand({2, 6, 2, 3}).contiguous();
+  Tensor y = ml::channel_shuffle(2)(x);
+  EXPECT_EQ(shape(y), (Shape{2, 6, 2, 3}));
+  const std::vector<float> want = {0, 3, 1, 4, 2, 5};
+  for (int64_t c = 0; c < 6; ++c) EXPECT_TRUE((y.select(1, c) == want[c]).all().item<bool>()) << c;
+  // Three groups: (0 1 / 2 3 / 4 5) read by columns.
+  Tensor z = ml::channel_shuffle(3)(x);
+  const std::vector<float> want3 = {0, 2, 4, 1, 3, 5};
+  for (int64_t c = 0; c < 6; ++c) EXPECT_TRUE((z.select(1, c) == want3[c]).all().item<bool>()) << c;
+  EXPECT_EQ(ml::channel_shuffle(2)->repr(), "channel_shuffle(2)");
+  expect_error<std::invalid_argument>([&] { ml::channel_shuffle(4)(x); }, {"channel_shuffle(4)", "multiple of 4", "[2, 6, 2, 3]"});
+  expect_error<std::invalid_argument>([] { ml::channel_shuffle(0); }, {"channel_shuffle", "positive"});
+}
+
+TEST(ChannelChunk, TakesOneSliceOfTheChannels) {
+  Tensor x = torch::randn({2, 6, 3, 3});
+  EXPECT_TRUE(torch::equal(ml::channel_chunk(2, 0)(x), x.chunk(2, 1)[0]));
+  EXPECT_TRUE(torch::equal(ml::channel_chunk(3, 2)(x), x.chunk(3, 1)[2]));
+  expect_error<std::invalid_argument>([&] { ml::channel_chunk(4, 0)(x); }, {"channel_chunk(4, 0)", "multiple of 4"});
+  expect_error<std::invalid_argument>([] { ml::channel_chunk(2, 2); }, {"channel_chunk", "index"});
 }
 
 TEST(FlattenChains, ListsTheLeavesInOrder) {

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # Every torchvision row's pretrained_cfg in `metalhead list --json` against Debian's
-# torchvision: the weights the registry loads (DEFAULT; vit_h_14's at 224) and their
-# evaluation transform (resize, crop, interpolation, mean, std) and class count.
+# torchvision: the weights the registry loads (DEFAULT; vit_h_14's and regnet_y_128gf's
+# at 224) and their evaluation transform (resize, crop, interpolation, mean, std) and
+# class count.
 #   pretrained_cfg_torchvision.py path/to/metalhead
 import json, subprocess, sys
 import torchvision
@@ -13,7 +14,7 @@ for row in rows:
         continue
     name, cfg = row["name"], row["pretrained_cfg"]
     enum = torchvision.models.get_model_weights(name)
-    w = enum.IMAGENET1K_SWAG_LINEAR_V1 if name == "vit_h_14" else enum.DEFAULT
+    w = enum.IMAGENET1K_SWAG_LINEAR_V1 if name in ("vit_h_14", "regnet_y_128gf") else enum.DEFAULT
     t = w.transforms()
     want = {
         "weights": f"{type(w).__name__}.{w.name}",
@@ -35,6 +36,6 @@ for row in rows:
         problems.append(f"{name}: crop_pct {cfg['crop_pct']} but torchvision crops {t.crop_size[0]} of {t.resize_size[0]}")
     checked += 1
 print(f"{checked} torchvision rows checked")
-if checked < 54 or problems:
-    print("\n".join(problems) or "fewer than the 54 torchvision rows")
+if checked < 79 or problems:
+    print("\n".join(problems) or "fewer than the 79 torchvision rows")
     sys.exit(1)

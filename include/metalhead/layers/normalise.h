@@ -1,4 +1,4 @@
-// normalise.h — LayerNormV2, ChannelLayerNorm and prenorm.
+// normalise.h — LayerNormV2, ChannelLayerNorm, prenorm and postnorm.
 #pragma once
 
 #include <flux/activations.h>
@@ -73,5 +73,10 @@ class ChannelLayerNorm : public flux::Holder<ChannelLayerNormImpl> {
 /// prenorm(planes, block, norm_layer = layer_norm()): Chain(norm_layer(planes), block),
 /// normalisation before a block as in ViT's encoder.
 flux::Layer prenorm(int64_t planes, flux::Layer block, NormLayer norm_layer = layer_norm());
+
+/// postnorm(planes, block, norm_layer = layer_norm()): Chain(block, norm_layer(planes)),
+/// normalisation after a block inside its residual branch, x + norm(f(x)): Swin V2's
+/// res-post-norm (https://arxiv.org/abs/2111.09883).
+flux::Layer postnorm(int64_t planes, flux::Layer block, NormLayer norm_layer = layer_norm());
 
 }  // namespace metalhead::layers

@@ -66,4 +66,9 @@ flux::Layer prenorm(int64_t planes, flux::Layer block, NormLayer norm_layer) {
   return flux::Chain(norm_layer(planes), std::move(block));
 }
 
+flux::Layer postnorm(int64_t planes, flux::Layer block, NormLayer norm_layer) {
+  if (!block) throw std::invalid_argument("postnorm: empty block");
+  return flux::Chain(std::move(block), norm_layer(planes));
+}
+
 }  // namespace metalhead::layers

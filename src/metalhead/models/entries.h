@@ -24,6 +24,9 @@ std::vector<ModelInfo> vit_entries();
 std::vector<ModelInfo> unet_entries();
 std::vector<ModelInfo> convnext_entries();
 std::vector<ModelInfo> convmixer_entries();
+std::vector<ModelInfo> regnet_entries();
+std::vector<ModelInfo> shufflenet_entries();
+std::vector<ModelInfo> swin_entries();
 
 // Each registered name's pretrained config (pretrained_cfgs.cpp).
 const std::map<std::string, PretrainedCfg, std::less<>>& pretrained_cfgs();

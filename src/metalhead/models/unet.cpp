@@ -183,9 +183,9 @@ struct Level {
 std::pair<flux::Chain, int64_t> build_unet(const Model& encoder, const UNetOptions& o) {
   check_options(o);
   const std::string who = "unet(" + encoder->type_name + ")";
-  if (encoder->features.prefix_tokens >= 0) {
-    throw std::invalid_argument(who + ": the encoder's stages are tokens, not feature maps; a UNet needs a "
-                                "convolutional encoder");
+  if (encoder->features.prefix_tokens >= 0 || encoder->features.channels_last) {
+    throw std::invalid_argument(who + ": the encoder's stages are tokens or channels-last maps, not [N, C, H, W] "
+                                "feature maps; a UNet needs a convolutional encoder");
   }
   if (o.inchannels != encoder->inchannels) {
     throw std::invalid_argument(who + ": inchannels " + std::to_string(o.inchannels) + " but the encoder takes " +

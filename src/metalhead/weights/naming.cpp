@@ -245,6 +245,76 @@ void vit(KeyMap& out, const Node& backbone, const Node& head) {
   Leaves(out, head)("encoder.ln")("heads.head").finish();
 }
 
+void shufflenet(KeyMap& out, const Node& backbone, const Node& head) {
+  auto kids = children(backbone);
+  Leaves(out, kids.at(0))("conv1.0")("conv1.1").finish();
+  for (size_t s = 2; s + 1 < kids.size(); ++s) {
+    auto units = children(kids[s]);
+    for (size_t u = 0; u < units.size(); ++u) {
+      const std::string p = "stage" + std::to_string(s) + "." + std::to_string(u) + ".";
+      Leaves l(out, units[u]);
+      if (l.remaining() == 10) l(p + "branch1.0")(p + "branch1.1")(p + "branch1.2")(p + "branch1.3");  // stride 2
+      for (int j : {0, 1, 3, 4, 5, 6}) l(p + "branch2." + std::to_string(j));  // 2 is its ReLU
+      l.finish();
+    }
+  }
+  Leaves(out, kids.back())("conv5.0")("conv5.1").finish();
+  Leaves(out, head)("fc").finish();
+}
+
+void regnet(KeyMap& out, const Node& backbone, const Node& head) {
+  auto stages = children(backbone);
+  Leaves(out, stages.at(0))("stem.0")("stem.1").finish();
+  for (size_t s = 1; s < stages.size(); ++s) {
+    auto blocks = children(stages[s]);
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      // Parallel(addact, shortcut, f): torchvision's proj and f.
+      const std::string i = std::to_string(s);
+      const std::string p = "trunk_output.block" + i + ".block" + i + "-" + std::to_string(b) + ".";
+      Leaves shortcut(out, child(blocks[b], 0));
+      if (!shortcut.done()) shortcut(p + "proj.0")(p + "proj.1");
+      shortcut.finish();
+      Leaves f(out, child(blocks[b], 1));
+      f(p + "f.a.0")(p + "f.a.1")(p + "f.b.0")(p + "f.b.1");
+      if (f.remaining() == 4) f(p + "f.se.fc1")(p + "f.se.fc2");
+      f(p + "f.c.0")(p + "f.c.1").finish();
+    }
+  }
+  Leaves(out, head)("fc").finish();
+}
+
+void swin(KeyMap& out, const Node& backbone, const Node& head) {
+  auto kids = children(backbone);
+  Leaves(out, kids.at(0))("features.0.0")("features.0.2").finish();
+  for (size_t i = 1; i < kids.size(); ++i) {
+    const std::string f = at("features", i);
+    if (i % 2 == 0) {  // PatchMerging: its norm and reduction keep their names
+      Leaves(out, kids[i])(f + ".norm")(f + ".reduction").finish();
+      continue;
+    }
+    auto blocks = children(kids[i]);
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      const std::string p = at(f, b) + ".";
+      Leaves l(out, blocks[b]);
+      // The attention's own tensors first, then its Dense layers (and V2's cpb_mlp).
+      const bool v2 = leaves_of(blocks[b]).size() > 8;
+      if (!v2) l(p + "norm1");
+      if (v2) {
+        l.keys({{"logit_scale", p + "attn.logit_scale"}, {"relative_position_index", p + "attn.relative_position_index"},
+                {"relative_coords_table", p + "attn.relative_coords_table"}});
+      } else {
+        l.keys({{"relative_position_bias_table", p + "attn.relative_position_bias_table"},
+                {"relative_position_index", p + "attn.relative_position_index"}});
+      }
+      l(p + "attn.qkv")(p + "attn.proj");
+      if (v2) l(p + "attn.cpb_mlp.0")(p + "attn.cpb_mlp.2")(p + "norm1")(p + "mlp.0")(p + "mlp.3")(p + "norm2");
+      else l(p + "norm2")(p + "mlp.0")(p + "mlp.3");
+      l.finish();
+    }
+  }
+  Leaves(out, head)("norm")("head").finish();
+}
+
 const Namers& namers() {
   static const Namers table = {
       {"AlexNet", [](KeyMap& o, const Node& b, const Node& h) { alexnet_vgg_squeezenet(o, b, h, "AlexNet"); }},
@@ -263,6 +333,9 @@ const Namers& namers() {
       {"EfficientNetv2", efficientnet},
       {"ConvNeXt", convnext},
       {"ViT", vit},
+      {"RegNet", regnet},
+      {"ShuffleNetv2", shufflenet},
+      {"SwinTransformer", swin},
   };
   return table;
 }
