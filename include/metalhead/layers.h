@@ -10,6 +10,7 @@
 #include <metalhead/layers/mbconv.h>
 #include <metalhead/layers/mlp.h>
 #include <metalhead/layers/normalise.h>
+#include <metalhead/layers/partition_attention.h>
 #include <metalhead/layers/pool.h>
 #include <metalhead/layers/scale.h>
 #include <metalhead/layers/shape.h>

@@ -14,6 +14,7 @@
 #include <metalhead/models/inceptionv3.h>
 #include <metalhead/models/inceptionv4.h>
 #include <metalhead/models/invresmodel.h>
+#include <metalhead/models/maxvit.h>
 #include <metalhead/models/mixers.h>
 #include <metalhead/models/mobilenets.h>
 #include <metalhead/models/regnet.h>

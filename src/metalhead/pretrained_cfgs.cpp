@@ -48,6 +48,7 @@ const std::map<std::string, PretrainedCfg, std::less<>>& pretrained_cfgs() {
       {"inception_v3", {"Inception_V3_Weights.IMAGENET1K_V1", "torchvision", {3, 299, 299}, 0.874269, 342, false, "bilinear", {0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}, 1000, "Conv2d_1a_3x3.conv", "fc"}},
       {"inception_v4", {"inception_v4.tf_in1k", "timm", {3, 299, 299}, 0.875, 341, false, "bicubic", {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, 1000, "features.0.conv", "last_linear"}},
       {"legacy_xception", {"legacy_xception.tf_in1k", "timm", {3, 299, 299}, 0.8975, 333, false, "bicubic", {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, 1000, "conv1", "fc"}},
+      {"maxvit_t", {"MaxVit_T_Weights.IMAGENET1K_V1", "torchvision", {3, 224, 224}, 1.000000, 224, false, "bicubic", {0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}, 1000, "stem.0.0", "classifier.5"}},
       {"mixer_b16_224", {"mixer_b16_224.goog_in21k_ft_in1k", "timm", {3, 224, 224}, 0.875, 256, false, "bicubic", {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, 1000, "stem.proj", "head"}},
       {"mixer_b32_224", {"", "timm", {3, 224, 224}, 0.875, 256, false, "bicubic", {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, 1000, "stem.proj", "head"}},
       {"mixer_h16_224", {"", "timm", {3, 224, 224}, 0.875, 256, false, "bicubic", {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, 1000, "stem.proj", "head"}},

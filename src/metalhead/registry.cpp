@@ -20,7 +20,8 @@ const std::vector<ModelInfo>& registered_models() {
                          detail::mobilenet_entries, detail::efficientnet_entries, detail::mixer_entries,
                          detail::vit_entries, detail::unet_entries,
                          detail::convnext_entries, detail::convmixer_entries, detail::regnet_entries,
-                         detail::shufflenet_entries, detail::swin_entries}) {
+                         detail::shufflenet_entries, detail::swin_entries,
+                         detail::maxvit_entries}) {
       auto more = entries();
       out.insert(out.end(), more.begin(), more.end());
     }

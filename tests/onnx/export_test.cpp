@@ -235,6 +235,7 @@ const std::map<std::string, std::string> kOpenCvCannot = {
     {"swin_v2_t", kLayerNorm},
     {"swin_v2_s", kLayerNorm},
     {"swin_v2_b", kLayerNorm},
+    {"maxvit_t", kLayerNorm},
     {"resmlp_12_224", kResMlp},
     {"resmlp_24_224", kResMlp},
     {"resmlp_36_224", kResMlp},

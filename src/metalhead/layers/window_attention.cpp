@@ -143,7 +143,8 @@ void WindowAttentionImpl::pretty_print(std::ostream& os) const {
   os << ')';
 }
 
-PatchMergingImpl::PatchMergingImpl(int64_t planes_, PatchMergingOptions options) : planes(planes_), postnorm(options.postnorm) {
+PatchMergingImpl::PatchMergingImpl(int64_t planes_, PatchMergingOptions options)
+    : planes(planes_), postnorm(options.postnorm) {
   if (planes <= 0) throw std::invalid_argument("PatchMerging: planes must be positive, got " + std::to_string(planes));
   norm = register_module("norm", LayerNormV2(postnorm ? 2 * planes : 4 * planes, flux::identity, {.eps = options.eps}));
   reduction = register_module("reduction", flux::Dense({4 * planes, 2 * planes}, flux::identity, {.bias = false}));

@@ -27,6 +27,7 @@ std::vector<ModelInfo> convmixer_entries();
 std::vector<ModelInfo> regnet_entries();
 std::vector<ModelInfo> shufflenet_entries();
 std::vector<ModelInfo> swin_entries();
+std::vector<ModelInfo> maxvit_entries();
 
 // Each registered name's pretrained config (pretrained_cfgs.cpp).
 const std::map<std::string, PretrainedCfg, std::less<>>& pretrained_cfgs();

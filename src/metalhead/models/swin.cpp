@@ -110,7 +110,8 @@ flux::Chain swin_transformer(const std::string& config, SwinTransformerOptions o
   if (!o.stochastic_depth_prob) o.stochastic_depth_prob = c.stochastic_depth_prob;
   o.v2 = c.v2;
   o.window = c.v2 ? std::array<int64_t, 2>{8, 8} : std::array<int64_t, 2>{7, 7};
-  return build_swin_transformer(c.embed_planes, {c.depths.begin(), c.depths.end()}, {c.nheads.begin(), c.nheads.end()}, o);
+  return build_swin_transformer(c.embed_planes, {c.depths.begin(), c.depths.end()}, {c.nheads.begin(), c.nheads.end()},
+                                o);
 }
 
 SwinTransformer::SwinTransformer(const std::string& config, const ModelOptions& o)
@@ -136,7 +137,8 @@ std::vector<ModelInfo> swin_entries() {
     std::string config = c.name;
     std::vector<std::string> aliases;
     if (*c.timm) aliases.emplace_back(c.timm);
-    out.push_back({c.row, aliases, "SwinTransformer", "torchvision", c.v2 ? std::vector<int64_t>{256, 256} : std::vector<int64_t>{224, 224},
+    const std::vector<int64_t> size = c.v2 ? std::vector<int64_t>{256, 256} : std::vector<int64_t>{224, 224};
+    out.push_back({c.row, aliases, "SwinTransformer", "torchvision", size,
                    [config](const ModelOptions& o) { return SwinTransformer(config, o); }});
   }
   return out;

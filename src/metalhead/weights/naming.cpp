@@ -315,6 +315,34 @@ void swin(KeyMap& out, const Node& backbone, const Node& head) {
   Leaves(out, head)("norm")("head").finish();
 }
 
+void maxvit(KeyMap& out, const Node& backbone, const Node& head) {
+  auto kids = children(backbone);
+  Leaves(out, kids.at(0))("stem.0.0")("stem.0.1")("stem.1.0").finish();
+  for (size_t s = 1; s < kids.size(); ++s) {
+    auto layers = children(kids[s]);
+    for (size_t j = 0; j < layers.size(); ++j) {
+      const std::string p = "blocks." + std::to_string(s - 1) + ".layers." + std::to_string(j) + ".layers.";
+      // Chain(MBConv = Parallel(plus, shortcut, f), window attention, grid attention).
+      const Node mb = child(layers[j], 0);
+      Leaves shortcut(out, child(mb, 0));
+      const bool pooled = !shortcut.done() && children(child(mb, 0)).size() == 2;  // AvgPool, Conv
+      if (!shortcut.done()) shortcut(p + "MBconv.proj." + (pooled ? "1" : "0"));
+      shortcut.finish();
+      const std::string f = p + "MBconv.layers.";
+      Leaves(out, child(mb, 1))(f + "pre_norm")(f + "conv_a.0")(f + "conv_a.1")(f + "conv_b.0")(f + "conv_b.1")(
+          f + "squeeze_excitation.fc1")(f + "squeeze_excitation.fc2")(f + "conv_c")
+          .finish();
+      for (size_t a = 1; a <= 2; ++a) {
+        const std::string q = p + (a == 1 ? "window_attention." : "grid_attention.");
+        Leaves(out, child(layers[j], a))(q + "attn_layer.0")(q + "attn_layer.1")(q + "attn_layer.1.to_qkv")(
+            q + "attn_layer.1.merge")(q + "mlp_layer.0")(q + "mlp_layer.1")(q + "mlp_layer.3")
+            .finish();
+      }
+    }
+  }
+  Leaves(out, head)("classifier.2")("classifier.3")("classifier.5").finish();
+}
+
 const Namers& namers() {
   static const Namers table = {
       {"AlexNet", [](KeyMap& o, const Node& b, const Node& h) { alexnet_vgg_squeezenet(o, b, h, "AlexNet"); }},
@@ -336,6 +364,7 @@ const Namers& namers() {
       {"RegNet", regnet},
       {"ShuffleNetv2", shufflenet},
       {"SwinTransformer", swin},
+      {"MaxViT", maxvit},
   };
   return table;
 }
