@@ -44,7 +44,8 @@ Tensor RelativePositionAttentionImpl::forward(const Tensor& x) {
   const Tensor q = heads(qkv[0]), k = heads(qkv[1]) * std::pow(static_cast<double>(planes), -0.5), v = heads(qkv[2]);
   const Tensor bias = relative_position_bias_table.index_select(0, relative_position_index.reshape({-1}).to(torch::kLong))
                           .view({T, T, nheads})
-                          .permute({2, 0, 1});
+                          .permute({2, 0, 1})
+                          .contiguous();
   const Tensor w = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) + bias, -1);
   return merge(torch::matmul(w, v).permute({0, 1, 3, 2, 4}).reshape({B, G, T, planes}));
 }

@@ -65,7 +65,8 @@ Tensor WindowAttentionImpl::relative_position_bias() {
       options.cosine ? cpb_mlp->forward(relative_coords_table).view({-1, nheads}) : relative_position_bias_table;
   // The index stays integral even where a whole model was cast (Module::to casts buffers too).
   Tensor bias = table.index_select(0, relative_position_index.to(torch::kLong)).view({T, T, nheads}).permute({2, 0, 1});
-  return options.cosine ? 16 * torch::sigmoid(bias) : bias;
+  // Contiguous, as torchvision's: a strided constant makes every add of it a slow one.
+  return options.cosine ? 16 * torch::sigmoid(bias) : bias.contiguous();
 }
 
 // [nW, T, T]: −100 between tokens of a window that came from different regions of the
