@@ -126,6 +126,11 @@ std::vector<Pattern> patterns() {
                                                                              8, 2, {.qkv_bias = true})),
                                                      plus));
                }, 8, 12, false, {"2 matrix products", "1 softmaxes", "1 layer norms", "1 with fused residual sums"}});
+  // A strided constant operand (a transposed map) is made dense once for oneDNN's binary.
+  p.push_back(Pattern{"add_strided_constant", [] {
+                 const torch::Tensor c = torch::randn({1, 8, 12, 12}).transpose(2, 3);
+                 return Chain(fn("plus_transposed", [c](const torch::Tensor& x) { return x + c; }), Conv({1, 1}, {8, 8}));
+               }});
   p.push_back(Pattern{"softmax", [] {
                  return Chain(Conv({1, 1}, {8, 8}), fn("softmax", [](const torch::Tensor& x) { return x.softmax(1); }));
                }, 8, 12, true, {"1 softmaxes"}});

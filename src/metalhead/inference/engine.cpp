@@ -1034,8 +1034,15 @@ struct Engine::Impl {
     const bool swap = !a_full;  // the full one is src0 (both ops commute)
     if (swap && inplace(n)) return std::nullopt;
     const int i0 = id(n->inputs()[swap ? 1 : 0]), i1 = id(n->inputs()[swap ? 0 : 1]);
-    const md_t d0 = current_desc(*f[i0]);
-    md_t d1 = current_desc(*f[i1]);
+    // A strided libtorch operand (a permuted constant, say) is read dense: oneDNN's binary
+    // has only its reference kernel for arbitrary strides, many times slower than a reorder.
+    auto dense = [](const Slot& s, const md_t& d) {
+      if (s.has_buffer() || s.value.toTensor().is_contiguous()) return d;
+      return md_t(d.dims(), d.data_type(), tag::abcd);
+    };
+    const bool in_place = inplace(n);
+    const md_t d0 = in_place ? current_desc(*f[i0]) : dense(*f[i0], current_desc(*f[i0]));
+    md_t d1 = dense(*f[i1], current_desc(*f[i1]));
     if (d1.dims() == d0.dims()) d1 = d0;  // same shape: same layout
     Fusion fu = fuse_after(n, f, absorbed);
     dnnl::primitive_attr attr;
@@ -1048,7 +1055,6 @@ struct Engine::Impl {
       fu.give_back(absorbed);
       return std::nullopt;
     }
-    const bool in_place = inplace(n);
     const int out = id(fu.last);
     dnnl::binary prim(pd);
     ++native["binary operations"];
