@@ -8,19 +8,13 @@
 #include <metalhead/metalhead.h>
 #include <metalhead/weights.h>
 
+#include "reference.h"
+
 namespace {
 
 std::vector<std::string> names(const metalhead::Model& m) {
   std::vector<std::string> out;
   for (const auto& [n, t] : metalhead::named_tensors(m)) out.push_back(n);
-  return out;
-}
-
-std::vector<double> drop_paths(const metalhead::Model& m) {
-  std::vector<double> out;
-  for (const auto& sub : m->modules()) {
-    if (auto d = dynamic_cast<metalhead::layers::StochasticDepthImpl*>(sub.get())) out.push_back(d->p);
-  }
   return out;
 }
 

@@ -47,10 +47,7 @@ TEST(MaxViT, TheMBConvShortcutAndTheSchedule) {
   Tensor x = torch::randn({1, 16, 5, 5});
   EXPECT_TRUE(close(same(x), x));
   // maxvit_t: 11 layers, each with three stochastic depths, linspace(0, 0.2, 11).
-  std::vector<double> p;
-  for (const auto& sub : mh::create_model("maxvit_t")->modules()) {
-    if (auto d = dynamic_cast<mh::layers::StochasticDepthImpl*>(sub.get())) p.push_back(d->p);
-  }
+  const std::vector<double> p = drop_paths(mh::create_model("maxvit_t"));
   ASSERT_EQ(p.size(), 33u);
   for (size_t i = 0; i < 11; ++i) EXPECT_NEAR(p[3 * i], 0.2 * static_cast<double>(i) / 10, 1e-12) << i;
 }

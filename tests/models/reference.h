@@ -4,6 +4,7 @@
 #pragma once
 
 #include <flux/mode.h>
+#include <metalhead/layers/drop.h>
 #include <metalhead/model.h>
 #include <torch/torch.h>
 
@@ -27,6 +28,15 @@ inline int64_t reference_params(const std::string& section, const std::string& k
   const auto& s = reference_counts().at(section);
   if (!s.contains(key)) throw std::runtime_error("no reference count for " + section + "/" + key);
   return s.at(key).at("params").get<int64_t>();
+}
+
+/// Every StochasticDepth rate of the model, in module order.
+inline std::vector<double> drop_paths(const metalhead::Model& m) {
+  std::vector<double> out;
+  for (const auto& sub : m->modules()) {
+    if (auto d = dynamic_cast<metalhead::layers::StochasticDepthImpl*>(sub.get())) out.push_back(d->p);
+  }
+  return out;
 }
 
 /// The model's logits in test mode without autograd: what most shape checks need.

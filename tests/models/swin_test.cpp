@@ -13,14 +13,6 @@ namespace mh = metalhead;
 
 namespace {
 
-std::vector<double> drop_paths(const mh::Model& m) {
-  std::vector<double> out;
-  for (const auto& sub : m->modules()) {
-    if (auto d = dynamic_cast<mh::layers::StochasticDepthImpl*>(sub.get())) out.push_back(d->p);
-  }
-  return out;
-}
-
 TEST(SwinTransformer, CountsEqualTorchvision) {
   SkipInit skip;
   for (const char* name : {"swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"}) {

@@ -16,6 +16,16 @@ namespace metalhead::layers {
 
 using flux::Tensor;
 
+/// relative_position_index(window): the [T, T] rows (T = wh·ww) of a relative position
+/// bias table for tokens i and j of a window: their offset (Δh, Δw), shifted to start at
+/// 0, in row-major order over the (2wh − 1) × (2ww − 1) offsets (Swin's and MaxViT's).
+Tensor relative_position_index(std::array<int64_t, 2> window);
+
+/// relative_position_bias(table, index): [nheads, T, T] from a [T, T] index, row
+/// index[i, j] of the [rows, nheads] table for tokens i and j; contiguous (a strided constant would make every
+/// add of it slow).
+Tensor relative_position_bias(const Tensor& table, const Tensor& index);
+
 struct WindowAttentionOptions {
   std::array<int64_t, 2> shift = {0, 0};  // the cyclic shift (Swin's odd blocks: half the window)
   bool cosine = false;                    // Swin V2: scaled cosine attention and a continuous position bias

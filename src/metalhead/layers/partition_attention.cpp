@@ -2,6 +2,7 @@
 
 #include <metalhead/layers/drop.h>
 #include <metalhead/layers/normalise.h>
+#include <metalhead/layers/window_attention.h>
 
 #include <flux/dropout.h>
 
@@ -21,16 +22,10 @@ RelativePositionAttentionImpl::RelativePositionAttentionImpl(int64_t planes_, in
   }
   to_qkv = register_module("to_qkv", flux::Dense({planes, 3 * planes}));
   merge = register_module("merge", flux::Dense({planes, planes}));
-  const int64_t s = partition, T = s * s;
+  const int64_t s = partition;
   relative_position_bias_table = register_parameter(
       "relative_position_bias_table", (0.02 * torch::randn({(2 * s - 1) * (2 * s - 1), nheads})).clamp(-0.04, 0.04));
-  // Row (Δh + s − 1)·(2s − 1) + (Δw + s − 1) for tokens i, j of a patch, as Swin's.
-  auto index = torch::empty({T, T}, torch::kLong);
-  auto idx = index.accessor<int64_t, 2>();
-  for (int64_t i = 0; i < T; ++i) {
-    for (int64_t j = 0; j < T; ++j) idx[i][j] = (i / s - j / s + s - 1) * (2 * s - 1) + (i % s - j % s + s - 1);
-  }
-  relative_position_index = register_buffer("relative_position_index", index);
+  relative_position_index = register_buffer("relative_position_index", layers::relative_position_index({s, s}));
 }
 
 Tensor RelativePositionAttentionImpl::forward(const Tensor& x) {
@@ -42,10 +37,7 @@ Tensor RelativePositionAttentionImpl::forward(const Tensor& x) {
   auto qkv = to_qkv(x).chunk(3, -1);
   auto heads = [&](const Tensor& t) { return t.reshape({B, G, T, nheads, d}).permute({0, 1, 3, 2, 4}); };
   const Tensor q = heads(qkv[0]), k = heads(qkv[1]) * std::pow(static_cast<double>(planes), -0.5), v = heads(qkv[2]);
-  const Tensor bias = relative_position_bias_table.index_select(0, relative_position_index.reshape({-1}).to(torch::kLong))
-                          .view({T, T, nheads})
-                          .permute({2, 0, 1})
-                          .contiguous();
+  const Tensor bias = relative_position_bias(relative_position_bias_table, relative_position_index);
   const Tensor w = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) + bias, -1);
   return merge(torch::matmul(w, v).permute({0, 1, 3, 2, 4}).reshape({B, G, T, planes}));
 }

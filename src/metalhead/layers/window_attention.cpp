@@ -27,18 +27,9 @@ WindowAttentionImpl::WindowAttentionImpl(int64_t planes_, int64_t nheads_, std::
   }
   qkv = register_module("qkv", flux::Dense({planes, 3 * planes}, flux::identity, {.bias = options.qkv_bias}));
   proj = register_module("proj", flux::Dense({planes, planes}));
-  const int64_t wh = window[0], ww = window[1], T = wh * ww;
-  // Row of the table for tokens i and j of a window: their offset (Δh, Δw), shifted to
-  // start at 0, in row-major order over the (2wh − 1) × (2ww − 1) offsets.
-  auto index = torch::empty({T * T}, torch::kLong);
-  auto idx = index.accessor<int64_t, 1>();
-  for (int64_t i = 0; i < T; ++i) {
-    for (int64_t j = 0; j < T; ++j) {
-      const int64_t dh = i / ww - j / ww + wh - 1, dw = i % ww - j % ww + ww - 1;
-      idx[i * T + j] = dh * (2 * ww - 1) + dw;
-    }
-  }
-  relative_position_index = register_buffer("relative_position_index", index);
+  const int64_t wh = window[0], ww = window[1];
+  // Flat, as torchvision's Swin keeps it.
+  relative_position_index = register_buffer("relative_position_index", layers::relative_position_index(window).flatten());
   if (!options.cosine) {
     relative_position_bias_table = register_parameter(
         "relative_position_bias_table", (0.02 * torch::randn({(2 * wh - 1) * (2 * ww - 1), nheads})).clamp(-0.04, 0.04));
@@ -59,14 +50,28 @@ WindowAttentionImpl::WindowAttentionImpl(int64_t planes_, int64_t nheads_, std::
   relative_coords_table = register_buffer("relative_coords_table", coords);
 }
 
+Tensor relative_position_index(std::array<int64_t, 2> window) {
+  const int64_t wh = window[0], ww = window[1], T = wh * ww;
+  auto index = torch::empty({T, T}, torch::kLong);
+  auto idx = index.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < T; ++i) {
+    for (int64_t j = 0; j < T; ++j) idx[i][j] = (i / ww - j / ww + wh - 1) * (2 * ww - 1) + (i % ww - j % ww + ww - 1);
+  }
+  return index;
+}
+
+Tensor relative_position_bias(const Tensor& table, const Tensor& index) {
+  const int64_t T = index.size(0);
+  // The index stays integral even where a whole model was cast (Module::to casts buffers too).
+  return table.index_select(0, index.reshape({-1}).to(torch::kLong)).view({T, T, -1}).permute({2, 0, 1}).contiguous();
+}
+
 Tensor WindowAttentionImpl::relative_position_bias() {
   const int64_t T = window[0] * window[1];
-  const Tensor table =
-      options.cosine ? cpb_mlp->forward(relative_coords_table).view({-1, nheads}) : relative_position_bias_table;
-  // The index stays integral even where a whole model was cast (Module::to casts buffers too).
-  Tensor bias = table.index_select(0, relative_position_index.to(torch::kLong)).view({T, T, nheads}).permute({2, 0, 1});
-  // Contiguous, as torchvision's: a strided constant makes every add of it a slow one.
-  return options.cosine ? 16 * torch::sigmoid(bias) : bias.contiguous();
+  const Tensor index = relative_position_index.view({T, T});
+  if (!options.cosine) return layers::relative_position_bias(relative_position_bias_table, index);
+  const Tensor table = cpb_mlp->forward(relative_coords_table).view({-1, nheads});
+  return 16 * torch::sigmoid(layers::relative_position_bias(table, index));
 }
 
 // [nW, T, T]: −100 between tokens of a window that came from different regions of the
