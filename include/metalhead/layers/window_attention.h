@@ -21,9 +21,9 @@ using flux::Tensor;
 /// 0, in row-major order over the (2wh − 1) × (2ww − 1) offsets (Swin's and MaxViT's).
 Tensor relative_position_index(std::array<int64_t, 2> window);
 
-/// relative_position_bias(table, index): [nheads, T, T] from a [T, T] index, row
-/// index[i, j] of the [rows, nheads] table for tokens i and j; contiguous (a strided constant would make every
-/// add of it slow).
+/// relative_position_bias(table, index): [nheads, T, T] from a [T, T] index: for tokens
+/// i and j, row index[i, j] of the [rows, nheads] table. Contiguous: a strided constant
+/// would make every add of it slow.
 Tensor relative_position_bias(const Tensor& table, const Tensor& index);
 
 struct WindowAttentionOptions {

@@ -296,7 +296,7 @@ void swin(KeyMap& out, const Node& backbone, const Node& head) {
     for (size_t b = 0; b < blocks.size(); ++b) {
       const std::string p = at(f, b) + ".";
       Leaves l(out, blocks[b]);
-      // The attention's own tensors first, then its Dense layers (and V2's cpb_mlp): 10
+      // The attention's own tensors first, then its Dense layers (and V2's cpb_mlp): 9
       // leaves in a V2 block, 7 in a V1 block.
       const bool v2 = l.remaining() > 8;
       if (!v2) l(p + "norm1");
