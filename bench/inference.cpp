@@ -1,7 +1,8 @@
 // inference — forward throughput (images per second) of registry models: the plain model
 // and metalhead::optimize_for_inference at fp32 and (where the CPU has it) bf16, as
 // `bench/inference` compares with PyTorch and ONNX Runtime.
-//   metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,bf16] MODEL:BATCH ...
+//   metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,bf16]
+//                             [--layout automatic|native|blocked] MODEL:BATCH ...
 // prints one JSON line per measurement, with the largest logit difference from the plain
 // model relative to the logits' scale.
 #include <flux/memory.h>
@@ -39,15 +40,21 @@ int main(int argc, char** argv) {
   int threads = 2;
   double budget = 3.0;
   std::vector<std::string> paths{"plain", "fp32", "bf16"}, jobs;
+  metalhead::Layout layout = metalhead::Layout::automatic;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--seconds" && i + 1 < argc) budget = std::atof(argv[++i]);
     else if (a == "--paths" && i + 1 < argc) paths = split(argv[++i]);
+    else if (a == "--layout" && i + 1 < argc) {
+      const std::string l = argv[++i];
+      layout = l == "native" ? metalhead::Layout::native : l == "blocked" ? metalhead::Layout::blocked : metalhead::Layout::automatic;
+    }
     else jobs.push_back(a);
   }
   if (jobs.empty()) {
-    std::cerr << "usage: metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,bf16] MODEL:BATCH ...\n";
+    std::cerr << "usage: metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,bf16] "
+                 "[--layout automatic|native|blocked] MODEL:BATCH ...\n";
     return 2;
   }
   at::set_num_threads(threads);
@@ -66,7 +73,7 @@ int main(int argc, char** argv) {
         if (path == "bf16" && !metalhead::cpu_has_bf16()) continue;
         metalhead::Model m = path == "plain" ? model
                                              : metalhead::optimize_for_inference(
-                                                   model, {.precision = metalhead::precision_from_string(path)});
+                                                   model, {.precision = metalhead::precision_from_string(path), .layout = layout});
         torch::InferenceMode guard;
         torch::Tensor y;
         for (int i = 0; i < 3; ++i) y = m(x);  // warm-up: trace and oneDNN primitives

@@ -45,10 +45,11 @@ void set_threads(int threads);
 void check_input(const std::vector<int64_t>& hw, int64_t batch, int64_t channels);
 
 /// How classify, eval and bench run a model: --precision fp32|bf16, --no-optimise (the plain
-/// model instead of metalhead::optimize_for_inference's), --device cpu|cuda.
+/// model instead of metalhead::optimize_for_inference's), --layout, --device cpu|cuda.
 struct EngineFlags {
   std::string precision = "fp32";
   bool no_optimise = false;
+  std::string layout = "automatic";
   std::string device = "cpu";
 };
 

@@ -21,6 +21,11 @@ namespace metalhead {
 
 enum class Precision { fp32, bf16, fp16 };
 
+/// How fp32 convolutions lay out their activations. native: as oneDNN picks (channels-last
+/// for its brgemm kernels); blocked: 16-channel blocks (nChw16c, for its jit kernels, which
+/// run batches faster); automatic: blocked from batch 8, native below.
+enum class Layout { automatic, native, blocked };
+
 /// "fp32", "bf16", "fp16"; and back (throws std::invalid_argument naming the choices).
 std::string to_string(Precision p);
 Precision precision_from_string(const std::string& s);
@@ -32,6 +37,7 @@ struct InferenceOptions {
   Precision precision = Precision::fp32;
   /// Compute threads while the model runs; 0 keeps the process's setting.
   int threads = 0;
+  Layout layout = Layout::automatic;
 };
 
 /// Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16), detected at run time.

@@ -1,4 +1,4 @@
-// engine_flags.cpp — --precision, --no-optimise and --device, shared by classify, eval,
+// engine_flags.cpp — --precision, --no-optimise, --layout and --device, shared by classify, eval,
 // bench and train.
 #include "../cli.h"
 
@@ -15,6 +15,8 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& flags, bool inference) {
   cmd->add_option("--precision", flags.precision, "fp32, or bf16 on CPUs with AVX512-BF16 or AMX")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--no-optimise", flags.no_optimise, "the plain model, not optimize_for_inference's");
+  cmd->add_option("--layout", flags.layout, "fp32 activations: automatic (blocked from batch 8), native (oneDNN's pick) or blocked")
+      ->check(CLI::IsMember({"automatic", "native", "blocked"}));
 }
 
 void check_engine_flags(const EngineFlags& flags) {
@@ -36,7 +38,11 @@ void check_engine_flags(const EngineFlags& flags) {
 metalhead::Model inference_model(const metalhead::Model& model, const EngineFlags& flags) {
   check_engine_flags(flags);
   if (flags.no_optimise) return model;
-  return metalhead::optimize_for_inference(model, {.precision = metalhead::precision_from_string(flags.precision)});
+  const metalhead::Layout layout = flags.layout == "native"    ? metalhead::Layout::native
+                                   : flags.layout == "blocked" ? metalhead::Layout::blocked
+                                                               : metalhead::Layout::automatic;
+  return metalhead::optimize_for_inference(model,
+                                           {.precision = metalhead::precision_from_string(flags.precision), .layout = layout});
 }
 
 }  // namespace cli

@@ -22,7 +22,8 @@ namespace metalhead::inference {
 
 class Engine {
  public:
-  Engine(std::shared_ptr<torch::jit::Graph> graph, Precision precision);
+  /// `layout` is native or blocked (automatic is the caller's to resolve).
+  Engine(std::shared_ptr<torch::jit::Graph> graph, Precision precision, Layout layout);
   ~Engine();
   /// The graph's output for input `x` (of the shape it was traced at), as fp32.
   at::Tensor run(const at::Tensor& x);
