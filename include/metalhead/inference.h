@@ -23,7 +23,8 @@ enum class Precision { fp32, bf16, fp16 };
 
 /// How fp32 convolutions lay out their activations. native: as oneDNN picks (channels-last
 /// for its brgemm kernels); blocked: 16-channel blocks (nChw16c, for its jit kernels, which
-/// run batches faster); automatic: blocked from batch 8, native below.
+/// run batches and depthwise convolutions faster); automatic: blocked from batch 8 and, for
+/// networks with depthwise convolutions, at every batch; native otherwise.
 enum class Layout { automatic, native, blocked };
 
 /// "fp32", "bf16", "fp16"; and back (throws std::invalid_argument naming the choices).

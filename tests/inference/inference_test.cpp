@@ -307,9 +307,33 @@ TEST(OptimizeForInference, Bf16IsDetectedAsTheKernelReportsIt) {
   }
   randomise_norms(*m.ptr());
   EXPECT_LT(relative_error(m, torch::randn({2, 3, 64, 64}), metalhead::Precision::bf16), 3e-2);
+  // DenseNet's BatchNorms read bf16 maps and write bf16 for the convolutions after them.
+  Model dense = metalhead::create_model("densenet121", {.nclasses = 10});
+  randomise_norms(*dense.ptr());
+  EXPECT_LT(relative_error(dense, torch::randn({2, 3, 64, 64}), metalhead::Precision::bf16), 3e-2);
   std::ostringstream printed;
   printed << metalhead::optimize_for_inference(m, {.precision = metalhead::Precision::bf16});
   EXPECT_NE(printed.str().find("bf16"), std::string::npos) << printed.str();
+}
+
+// The automatic layout: blocks from batch 8, and at any batch where a convolution is
+// depthwise; bf16 keeps oneDNN's own layouts.
+TEST(OptimizeForInference, AutomaticLayoutFollowsTheBatchAndDepthwiseConvolutions) {
+  using metalhead::Precision;
+  auto blocked = [](const std::string& name, int64_t batch, Precision precision) {
+    Model m = metalhead::create_model(name, {.nclasses = 10});
+    flux::testmode(m);
+    Model fast = metalhead::optimize_for_inference(m, {.precision = precision});
+    fast(torch::randn({batch, 3, 32, 32}));
+    std::ostringstream printed;
+    printed << fast;
+    return printed.str().find("activations in 16-channel blocks") != std::string::npos;
+  };
+  EXPECT_FALSE(blocked("resnet18", 2, Precision::fp32));
+  EXPECT_TRUE(blocked("resnet18", 8, Precision::fp32));
+  EXPECT_TRUE(blocked("mobilenet_v3_small", 1, Precision::fp32));
+  EXPECT_TRUE(blocked("convnext_tiny", 1, Precision::fp32));
+  if (metalhead::cpu_has_bf16()) EXPECT_FALSE(blocked("resnet18", 8, Precision::bf16));
 }
 
 TEST(OptimizeForInference, RunsFromSeveralThreadsAtOnce) {

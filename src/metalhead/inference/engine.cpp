@@ -951,9 +951,19 @@ struct Engine::Impl {
         last = u->output();
       }
     }
-    // Norms stay fp32: a bf16 input is read as fp32 in the same blocked layout.
+    // Norms compute in fp32. A bf16 input is read as fp32 in blocks, unless only
+    // convolutions read the result: they take it as bf16, so a result stored as bf16 is
+    // rounded where it would be anyway, and the input is read as it is (DenseNet's
+    // concatenated maps, half the bytes).
     md_t data = current_desc(*x);
-    if (data.data_type() != dt::f32) data = md_t(data.dims(), dt::f32, tag::aBcd16b);
+    bool convolutions_only = !last->uses().empty();
+    for (const auto& use : last->uses()) {
+      const std::string k = use.user->kind().toQualString();
+      convolutions_only &= (k == "aten::_convolution" || k == "aten::conv2d") && use.offset == 0;
+    }
+    if (data.data_type() != dt::f32 && !(data.data_type() == dt::bf16 && convolutions_only)) {
+      data = md_t(data.dims(), dt::f32, tag::aBcd16b);
+    }
     auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
                  dnnl::normalization_flags::use_shift;
     if (relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
@@ -1279,6 +1289,8 @@ Engine::Engine(std::shared_ptr<jit::Graph> graph, Precision precision, Layout la
 Engine::~Engine() = default;
 
 at::Tensor Engine::run(const at::Tensor& x) { return impl_->run(x); }
+
+bool Engine::blocked() const { return impl_->layout == Layout::blocked && impl_->precision == Precision::fp32; }
 
 std::string Engine::report() const {
   std::ostringstream os;

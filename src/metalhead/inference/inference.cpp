@@ -208,17 +208,32 @@ class InferenceModelImpl : public ModelImpl {
     inference::fold(g);
     const auto folded = census(*g);
     if (std::getenv("METALHEAD_INFERENCE_DUMP")) std::cerr << *g;
-    auto engine = std::make_shared<inference::Engine>(g, options_.precision, layout_for(x));
+    auto engine = std::make_shared<inference::Engine>(g, options_.precision, layout_for(x, *g));
     Tensor y = engine->run(x.contiguous());  // builds the primitives
     return {traced, folded, engine, y};
   }
 
-  // Blocks pay from batch 8 (resnet50 5-14% faster at batch 16 on this 2-core Intel host,
-  // mobilenet_v3_large 16-19%); at batch 1 oneDNN's own channels-last choice is as fast or
-  // faster (resnet50 and densenet121 4-10%).
-  Layout layout_for(const Tensor& x) const {
+  // Blocks pay from batch 8 (at batch 16: resnet50 5-14% faster on a 2-core Intel host with
+  // AMX, 4% on a 2-core AMD EPYC; mobilenet_v3_large 16-19% and 25%), and at batch 1 for
+  // networks with depthwise convolutions (MobileNets 3-10%, ConvNeXt 3%). At batch 1
+  // oneDNN's own channels-last choice is otherwise as fast or faster (resnet50 on Intel 4-10%).
+  Layout layout_for(const Tensor& x, const jit::Graph& g) const {
     if (options_.layout != Layout::automatic) return options_.layout;
-    return options_.precision == Precision::fp32 && x.size(0) >= 8 ? Layout::blocked : Layout::native;
+    if (options_.precision != Precision::fp32) return Layout::native;
+    return x.size(0) >= 8 || has_depthwise(g) ? Layout::blocked : Layout::native;
+  }
+
+  static bool has_depthwise(const jit::Graph& g) {
+    for (const jit::Node* n : g.nodes()) {
+      if (n->kind().toQualString() != std::string("aten::_convolution")) continue;
+      auto w = jit::toIValue(n->inputs()[1]);
+      auto groups = jit::toIValue(n->inputs()[8]);
+      if (w && w->isTensor() && w->toTensor().dim() == 4 && groups && groups->isInt() && groups->toInt() > 1 &&
+          w->toTensor().size(1) == 1 && groups->toInt() == w->toTensor().size(0)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   std::pair<std::shared_ptr<inference::Engine>, Tensor> compile(const Tensor& x) {
@@ -248,8 +263,7 @@ class InferenceModelImpl : public ModelImpl {
     for (size_t i = 0; i < x.sizes().size(); ++i) r << (i ? ", " : "") << x.size(static_cast<int64_t>(i));
     r << (batch_generalised_ ? "] (from batches 1-3)" : "]") << ": " << (bn_before - bn_after) << " of " << bn_before
       << " BatchNorms folded into convolutions and Dense layers; "
-      << (layout_for(x) == Layout::blocked && options_.precision == Precision::fp32 ? "activations in 16-channel blocks; " : "")
-      << engine->report();
+      << (engine->blocked() ? "activations in 16-channel blocks; " : "") << engine->report();
     report_ = r.str();
     return {engine, y};
   }
