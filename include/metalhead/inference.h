@@ -21,10 +21,11 @@ namespace metalhead {
 
 enum class Precision { fp32, bf16, fp16 };
 
-/// How fp32 convolutions lay out their activations. native: as oneDNN picks (channels-last
+/// How convolutions lay out their activations. native: as oneDNN picks (channels-last
 /// for its brgemm kernels); blocked: 16-channel blocks (nChw16c, for its jit kernels, which
 /// run batches and depthwise convolutions faster); automatic: blocked from batch 8 and, for
-/// networks with depthwise convolutions, at every batch; native otherwise.
+/// networks with depthwise convolutions, at every batch (bf16 on AMX CPUs: always native);
+/// native otherwise.
 enum class Layout { automatic, native, blocked };
 
 /// "fp32", "bf16", "fp16"; and back (throws std::invalid_argument naming the choices).
@@ -43,6 +44,8 @@ struct InferenceOptions {
 
 /// Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16), detected at run time.
 bool cpu_has_bf16();
+/// Whether it has AMX-BF16 (tile matrix units), where bf16 keeps oneDNN's own layouts.
+bool cpu_has_amx_bf16();
 
 /// A new inference-only Model computing what `model` computes in test mode. `model` is
 /// left as it was (its parameters, buffers and train/test modes). Throws

@@ -38,7 +38,7 @@ double relative_error(const Model& model, const torch::Tensor& x, metalhead::Pre
   const torch::Tensor y = fast(x);
   std::ostringstream printed;
   printed << fast;
-  if (layout == metalhead::Layout::blocked && precision == metalhead::Precision::fp32) {
+  if (layout == metalhead::Layout::blocked) {
     EXPECT_NE(printed.str().find("activations in 16-channel blocks"), std::string::npos) << printed.str();
   }
   if (native) {
@@ -291,14 +291,18 @@ TEST(OptimizeForInference, Bf16IsDetectedAsTheKernelReportsIt) {
   // Independent of our cpuid reading: the kernel's list of CPU flags.
   std::ifstream in("/proc/cpuinfo");
   std::string line;
-  bool listed = false;
+  bool listed = false, amx = false;
   while (std::getline(in, line)) {
     if (line.rfind("flags", 0) != 0) continue;
     std::istringstream words(line);
-    for (std::string w; words >> w;) listed |= w == "avx512_bf16" || w == "amx_bf16";
+    for (std::string w; words >> w;) {
+      listed |= w == "avx512_bf16" || w == "amx_bf16";
+      amx |= w == "amx_bf16";
+    }
     break;
   }
   EXPECT_EQ(metalhead::cpu_has_bf16(), listed);
+  EXPECT_EQ(metalhead::cpu_has_amx_bf16(), amx);
   Model m = metalhead::create_model("resnet18", {.nclasses = 10});
   if (!listed) {
     expect_error<std::invalid_argument>([&] { metalhead::optimize_for_inference(m, {.precision = metalhead::Precision::bf16}); },
@@ -311,13 +315,20 @@ TEST(OptimizeForInference, Bf16IsDetectedAsTheKernelReportsIt) {
   Model dense = metalhead::create_model("densenet121", {.nclasses = 10});
   randomise_norms(*dense.ptr());
   EXPECT_LT(relative_error(dense, torch::randn({2, 3, 64, 64}), metalhead::Precision::bf16), 3e-2);
+  // bf16 in 16-channel blocks, as it runs from batch 8 where there is no AMX.
+  const auto x = torch::randn({2, 3, 64, 64});
+  EXPECT_LT(relative_error(dense, x, metalhead::Precision::bf16, false, {}, metalhead::Layout::blocked), 3e-2);
+  Model mobile = metalhead::create_model("mobilenet_v3_small", {.nclasses = 10});
+  randomise_norms(*mobile.ptr());
+  EXPECT_LT(relative_error(mobile, x, metalhead::Precision::bf16, false, {}, metalhead::Layout::blocked), 3e-2);
+  EXPECT_LT(relative_error(mobile, x, metalhead::Precision::bf16, false, {}, metalhead::Layout::native), 3e-2);
   std::ostringstream printed;
   printed << metalhead::optimize_for_inference(m, {.precision = metalhead::Precision::bf16});
   EXPECT_NE(printed.str().find("bf16"), std::string::npos) << printed.str();
 }
 
 // The automatic layout: blocks from batch 8, and at any batch where a convolution is
-// depthwise; bf16 keeps oneDNN's own layouts.
+// depthwise; bf16 the same, but in oneDNN's own layouts on AMX.
 TEST(OptimizeForInference, AutomaticLayoutFollowsTheBatchAndDepthwiseConvolutions) {
   using metalhead::Precision;
   auto blocked = [](const std::string& name, int64_t batch, Precision precision) {
@@ -333,7 +344,10 @@ TEST(OptimizeForInference, AutomaticLayoutFollowsTheBatchAndDepthwiseConvolution
   EXPECT_TRUE(blocked("resnet18", 8, Precision::fp32));
   EXPECT_TRUE(blocked("mobilenet_v3_small", 1, Precision::fp32));
   EXPECT_TRUE(blocked("convnext_tiny", 1, Precision::fp32));
-  if (metalhead::cpu_has_bf16()) EXPECT_FALSE(blocked("resnet18", 8, Precision::bf16));
+  if (metalhead::cpu_has_bf16()) {
+    EXPECT_EQ(blocked("resnet18", 8, Precision::bf16), !metalhead::cpu_has_amx_bf16());
+    EXPECT_FALSE(blocked("resnet18", 2, Precision::bf16));
+  }
 }
 
 TEST(OptimizeForInference, RunsFromSeveralThreadsAtOnce) {

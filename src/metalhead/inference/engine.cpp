@@ -604,7 +604,7 @@ struct Engine::Impl {
     Fusion fu = fuse_after(n, f, absorbed, {xd[0], o, oh, ow});
     const dt ct = compute_type();
     // Blocked: fp32 activations in 16-channel blocks (a 3-channel image stays as it is).
-    const bool blocked = layout == Layout::blocked && ct == dt::f32;
+    const bool blocked = layout == Layout::blocked;
     const md_t src_any({xd[0], xd[1], xd[2], xd[3]}, ct, blocked && xd[1] >= 8 ? tag::aBcd16b : tag::any);
     const dnnl::memory::dims wdims = g == 1 ? dnnl::memory::dims{o, xd[1], kh, kw}
                                             : dnnl::memory::dims{g, o / g, xd[1] / g, kh, kw};
@@ -1290,7 +1290,7 @@ Engine::~Engine() = default;
 
 at::Tensor Engine::run(const at::Tensor& x) { return impl_->run(x); }
 
-bool Engine::blocked() const { return impl_->layout == Layout::blocked && impl_->precision == Precision::fp32; }
+bool Engine::blocked() const { return impl_->layout == Layout::blocked; }
 
 std::string Engine::report() const {
   std::ostringstream os;
