@@ -603,7 +603,7 @@ struct Engine::Impl {
     const int64_t ow = (xd[3] + 2 * pad[1] - dilation[1] * (kw - 1) - 1) / stride[1] + 1;
     Fusion fu = fuse_after(n, f, absorbed, {xd[0], o, oh, ow});
     const dt ct = compute_type();
-    // Blocked: fp32 activations in 16-channel blocks (a 3-channel image stays as it is).
+    // Blocked: activations in 16-channel blocks (a 3-channel image stays as it is).
     const bool blocked = layout == Layout::blocked;
     const md_t src_any({xd[0], xd[1], xd[2], xd[3]}, ct, blocked && xd[1] >= 8 ? tag::aBcd16b : tag::any);
     const dnnl::memory::dims wdims = g == 1 ? dnnl::memory::dims{o, xd[1], kh, kw}

@@ -1,9 +1,10 @@
 // engine.h — runs a traced, BN-folded TorchScript graph with oneDNN primitives.
 //
 // Convolutions, inner products, poolings, element-wise and binary operations, concats and
-// BatchNorms run as oneDNN primitives on tensors in the blocked layouts oneDNN picks
-// (nChw16c, ...), with activations, scalar arithmetic and residual sums fused into the
-// convolution before them as post-ops, and weights reordered once. Every other node runs
+// BatchNorms run as oneDNN primitives on tensors in the layouts oneDNN picks or in
+// 16-channel blocks (nChw16c, Layout::blocked), with activations, scalar arithmetic and
+// residual sums fused into the convolution before them as post-ops, and weights
+// reordered once. Every other node runs
 // as libtorch's own operator on plain tensors. The first run builds the primitives (a
 // graph is traced for one input shape), later runs only execute them.
 #pragma once
