@@ -23,9 +23,8 @@ enum class Precision { fp32, bf16, fp16 };
 
 /// How convolutions lay out their activations. native: as oneDNN picks (channels-last
 /// for its brgemm kernels); blocked: 16-channel blocks (nChw16c, for its jit kernels, which
-/// run batches and depthwise convolutions faster); automatic: blocked from batch 8 and, for
-/// networks with depthwise convolutions, at every batch (bf16 on AMX CPUs: always native);
-/// native otherwise.
+/// run batches faster); automatic: blocked from batch 8 (bf16 on AMX CPUs: always native),
+/// native below. METALHEAD_INFERENCE_LAYOUT=native|blocked overrides automatic.
 enum class Layout { automatic, native, blocked };
 
 /// "fp32", "bf16", "fp16"; and back (throws std::invalid_argument naming the choices).

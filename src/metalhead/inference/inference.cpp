@@ -208,35 +208,25 @@ class InferenceModelImpl : public ModelImpl {
     inference::fold(g);
     const auto folded = census(*g);
     if (std::getenv("METALHEAD_INFERENCE_DUMP")) std::cerr << *g;
-    auto engine = std::make_shared<inference::Engine>(g, options_.precision, layout_for(x, *g));
+    auto engine = std::make_shared<inference::Engine>(g, options_.precision, layout_for(x));
     Tensor y = engine->run(x.contiguous());  // builds the primitives
     return {traced, folded, engine, y};
   }
 
   // Blocks pay from batch 8 (at batch 16: resnet50 5-14% faster on a 2-core Intel host with
-  // AMX, 4% on a 2-core AMD EPYC; mobilenet_v3_large 16-19% and 25%), and at batch 1 for
-  // networks with depthwise convolutions (MobileNets 3-10%, ConvNeXt 3%). At batch 1
-  // oneDNN's own channels-last choice is otherwise as fast or faster (resnet50 on Intel 4-10%).
-  // bf16 follows the same rule on AVX512-BF16 (the EPYC: densenet121 and mobilenet_v3_large
-  // 10% faster at batch 16), but keeps oneDNN's choice where AMX runs it (its AMX kernels
-  // take channels-last data).
-  Layout layout_for(const Tensor& x, const jit::Graph& g) const {
+  // AMX, 4% on a 2-core AMD EPYC; mobilenet_v3_large 16-19% and 25%). At batch 1 oneDNN's
+  // own channels-last choice is as fast (MobileNets and ConvNeXt within 3-10% either way)
+  // or faster (resnet50 on Intel, 4-10%). bf16 follows the same rule on AVX512-BF16 (the
+  // EPYC: densenet121 and mobilenet_v3_large 10% faster at batch 16), but keeps oneDNN's
+  // choice where AMX runs it (its AMX kernels take channels-last data).
+  Layout layout_for(const Tensor& x) const {
     if (options_.layout != Layout::automatic) return options_.layout;
-    if (options_.precision == Precision::bf16 && cpu_has_amx_bf16()) return Layout::native;
-    return x.size(0) >= 8 || has_depthwise(g) ? Layout::blocked : Layout::native;
-  }
-
-  static bool has_depthwise(const jit::Graph& g) {
-    for (const jit::Node* n : g.nodes()) {
-      if (n->kind().toQualString() != std::string("aten::_convolution")) continue;
-      auto w = jit::toIValue(n->inputs()[1]);
-      auto groups = jit::toIValue(n->inputs()[8]);
-      if (w && w->isTensor() && w->toTensor().dim() == 4 && groups && groups->isInt() && groups->toInt() > 1 &&
-          w->toTensor().size(1) == 1 && groups->toInt() == w->toTensor().size(0)) {
-        return true;
-      }
+    if (const char* forced = std::getenv("METALHEAD_INFERENCE_LAYOUT")) {  // for A/B measurements
+      if (std::string(forced) == "native") return Layout::native;
+      if (std::string(forced) == "blocked") return Layout::blocked;
     }
-    return false;
+    if (options_.precision == Precision::bf16 && cpu_has_amx_bf16()) return Layout::native;
+    return x.size(0) >= 8 ? Layout::blocked : Layout::native;
   }
 
   std::pair<std::shared_ptr<inference::Engine>, Tensor> compile(const Tensor& x) {
