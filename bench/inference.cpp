@@ -47,8 +47,12 @@ int main(int argc, char** argv) {
     else if (a == "--seconds" && i + 1 < argc) budget = std::atof(argv[++i]);
     else if (a == "--paths" && i + 1 < argc) paths = split(argv[++i]);
     else if (a == "--layout" && i + 1 < argc) {
-      const std::string l = argv[++i];
-      layout = l == "native" ? metalhead::Layout::native : l == "blocked" ? metalhead::Layout::blocked : metalhead::Layout::automatic;
+      try {
+        layout = metalhead::layout_from_string(argv[++i]);
+      } catch (const std::invalid_argument& e) {
+        std::cerr << "metalhead_bench_inference: " << e.what() << "\n";
+        return 2;
+      }
     }
     else jobs.push_back(a);
   }

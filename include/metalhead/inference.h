@@ -26,6 +26,8 @@ enum class Precision { fp32, bf16, fp16 };
 /// run batches faster); automatic: blocked from batch 8 (bf16 on AMX CPUs: always native),
 /// native below. METALHEAD_INFERENCE_LAYOUT=native|blocked overrides automatic.
 enum class Layout { automatic, native, blocked };
+/// "automatic", "native", "blocked" to a Layout (throws std::invalid_argument naming them).
+Layout layout_from_string(const std::string& s);
 
 /// "fp32", "bf16", "fp16"; and back (throws std::invalid_argument naming the choices).
 std::string to_string(Precision p);

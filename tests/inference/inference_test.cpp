@@ -282,6 +282,7 @@ TEST(OptimizeForInference, RefusesWhatItCannotDo) {
   expect_error<std::invalid_argument>([&] { fast(torch::randn({3, 32, 32})); }, {"ResNet", "[3, 32, 32]"});
   expect_error<std::invalid_argument>([&] { fast(torch::randn({1, 3, 32, 32}, torch::kDouble)); }, {"fp32"});
   expect_error<std::invalid_argument>([] { metalhead::precision_from_string("int8"); }, {"int8", "fp32, bf16, fp16"});
+  expect_error<std::invalid_argument>([] { metalhead::layout_from_string("nhwc"); }, {"nhwc", "automatic, native, blocked"});
   // A shape the model itself refuses is refused with the model's own message.
   Model vit = metalhead::create_model("vit_tiny_patch16_224", {.nclasses = 10});
   expect_error<std::exception>([&] { metalhead::optimize_for_inference(vit)(torch::randn({1, 3, 64, 64})); }, {});

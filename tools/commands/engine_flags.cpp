@@ -38,11 +38,8 @@ void check_engine_flags(const EngineFlags& flags) {
 metalhead::Model inference_model(const metalhead::Model& model, const EngineFlags& flags) {
   check_engine_flags(flags);
   if (flags.no_optimise) return model;
-  const metalhead::Layout layout = flags.layout == "native"    ? metalhead::Layout::native
-                                   : flags.layout == "blocked" ? metalhead::Layout::blocked
-                                                               : metalhead::Layout::automatic;
-  return metalhead::optimize_for_inference(model,
-                                           {.precision = metalhead::precision_from_string(flags.precision), .layout = layout});
+  return metalhead::optimize_for_inference(model, {.precision = metalhead::precision_from_string(flags.precision),
+                                                  .layout = metalhead::layout_from_string(flags.layout)});
 }
 
 }  // namespace cli

@@ -1031,7 +1031,7 @@ struct Engine::Impl {
     for (const md_t& d : descs) {
       if (first == tag::undef || (block > 1 && (tag_of(d) != first || d.dims()[1] % block != 0))) first = tag::abcd;
     }
-    bool runs = axis == 1 && (block > 1 || first == tag::abcd);
+    bool runs = axis == 1 && first != tag::acdb;  // channels-last runs are a pixel's channels
     for (const md_t& d : descs) runs = runs && tag_of(d) == first;
     if (runs) return concat_runs(n, xs, descs, md_t(out_dims, descs[0].data_type(), first));
     dnnl::concat::primitive_desc pd;

@@ -221,9 +221,8 @@ class InferenceModelImpl : public ModelImpl {
   // choice where AMX runs it (its AMX kernels take channels-last data).
   Layout layout_for(const Tensor& x) const {
     if (options_.layout != Layout::automatic) return options_.layout;
-    if (const char* forced = std::getenv("METALHEAD_INFERENCE_LAYOUT")) {  // for A/B measurements
-      if (std::string(forced) == "native") return Layout::native;
-      if (std::string(forced) == "blocked") return Layout::blocked;
+    if (const char* forced = std::getenv("METALHEAD_INFERENCE_LAYOUT"); forced && *forced) {  // for A/B measurements
+      if (const Layout l = layout_from_string(forced); l != Layout::automatic) return l;
     }
     if (options_.precision == Precision::bf16 && cpu_has_amx_bf16()) return Layout::native;
     return x.size(0) >= 8 ? Layout::blocked : Layout::native;
@@ -285,6 +284,13 @@ Precision precision_from_string(const std::string& s) {
   if (s == "bf16") return Precision::bf16;
   if (s == "fp16") return Precision::fp16;
   throw std::invalid_argument("precision: " + s + " is not one of fp32, bf16, fp16");
+}
+
+Layout layout_from_string(const std::string& s) {
+  if (s == "automatic") return Layout::automatic;
+  if (s == "native") return Layout::native;
+  if (s == "blocked") return Layout::blocked;
+  throw std::invalid_argument("layout: " + s + " is not one of automatic, native, blocked");
 }
 
 namespace {
