@@ -3,10 +3,12 @@
 // original is left untouched; bad input and options are refused clearly.
 #include "randomise_norms.h"
 #include <metalhead/inference.h>
+#include <ATen/Parallel.h>
 #include <metalhead/metalhead.h>
 
 #include "flux/testing.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -21,6 +23,19 @@ using flux::Layer;
 using metalhead::Model;
 
 // A model of `body` (on [N, c, H, W] images) with a flatten-and-Dense head.
+// The CPU's flags as the kernel lists them in /proc/cpuinfo.
+std::set<std::string> cpu_flags() {
+  std::ifstream in("/proc/cpuinfo");
+  std::set<std::string> flags;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line);
+    for (std::string w; words >> w;) flags.insert(w);
+    break;
+  }
+  return flags;
+}
+
 Model model_of(Chain body, int64_t c) { return Model("Test", std::move(body), Chain(flux::flatten), c); }
 
 // BatchNorm statistics that are not the identity, so folding is visible.
@@ -235,6 +250,49 @@ TEST(OptimizeForInference, BlockedLayoutMatchesThePlainModelInEveryFamily) {
   }
 }
 
+// SiLU after a convolution against the function computed in double, over [-100, 100]: an
+// identity 1x1 convolution passes the input through exactly. The engine's own kernel (where
+// the CPU has AVX-512) is within 1e-6, oneDNN's (elsewhere) within 2e-6 and flushes tiny
+// results to zero. In bf16 the result is rounded to nearest even, as oneDNN rounds.
+TEST(OptimizeForInference, SiluMatchesTheExactFunction) {
+  using metalhead::Layout;
+  using metalhead::Precision;
+  const std::set<std::string> flags = cpu_flags();
+  const bool own = flags.count("avx512f") && flags.count("avx512bw") && flags.count("avx512vl");
+  // 8 × 61 × 67 values: chunks for both threads and a part vector at the end.
+  torch::Tensor x = torch::linspace(-100, 100, 8 * 61 * 67).reshape({1, 8, 61, 67});
+  x.view({-1}).index_put_({torch::arange(0, x.numel(), 997)}, 0.f);
+  for (const Precision precision : {Precision::fp32, Precision::bf16}) {
+    if (precision == Precision::bf16 && !metalhead::cpu_has_bf16()) continue;
+    const torch::Tensor in = precision == Precision::bf16 ? x.to(torch::kBFloat16).to(torch::kFloat) : x;
+    const torch::Tensor xd = in.to(torch::kDouble), exact = xd / (1 + torch::exp(-xd));
+    for (const Layout layout : {Layout::native, Layout::blocked}) {
+      SCOPED_TRACE(std::string(precision == Precision::fp32 ? "fp32" : "bf16") + (layout == Layout::blocked ? " blocked" : ""));
+      flux::Conv conv({1, 1}, {8, 8}, flux::swish, {.bias = false});
+      {
+        torch::NoGradGuard no_grad;
+        conv->weight.copy_(torch::eye(8).reshape({8, 8, 1, 1}));
+      }
+      Model m = model_of(Chain(conv), 8);
+      flux::testmode(m);
+      const torch::Tensor y = metalhead::optimize_for_inference(m, {.precision = precision, .layout = layout})(in)
+                                  .reshape(x.sizes()).to(torch::kDouble);
+      if (precision == Precision::fp32) {
+        EXPECT_LT(((y - exact).abs() / exact.abs().clamp_min(1e-30)).max().item<double>(), own ? 1e-6 : 2e-6);
+        if (own) EXPECT_EQ((y == 0).sum().item<int64_t>(), (exact.to(torch::kFloat) == 0).sum().item<int64_t>());
+      } else {
+        // Nearest to the exact value: off by one bf16 step only where the exact value lies
+        // within fp32 rounding of a halfway point. Below 1e-30 (x < -70) results only
+        // need to be next to nothing.
+        const torch::Tensor want = exact.to(torch::kFloat).to(torch::kBFloat16).to(torch::kDouble);
+        const torch::Tensor step = want.abs().clamp_min(1e-30) * std::ldexp(1.0, -7);
+        EXPECT_LE(((y - want).abs() / step).max().item<double>(), 1.0 + 1e-9);
+        EXPECT_LT(((y != want) & (exact.abs() > 1e-30)).sum().item<int64_t>(), x.numel() / 1000);
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Registry, EveryModel, testing::ValuesIn(registry_models()),
                          [](const testing::TestParamInfo<std::string>& info) { return info.param; });
 
@@ -290,18 +348,8 @@ TEST(OptimizeForInference, RefusesWhatItCannotDo) {
 
 TEST(OptimizeForInference, Bf16IsDetectedAsTheKernelReportsIt) {
   // Independent of our cpuid reading: the kernel's list of CPU flags.
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  bool listed = false, amx = false;
-  while (std::getline(in, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    std::istringstream words(line);
-    for (std::string w; words >> w;) {
-      listed |= w == "avx512_bf16" || w == "amx_bf16";
-      amx |= w == "amx_bf16";
-    }
-    break;
-  }
+  const std::set<std::string> flags = cpu_flags();
+  const bool listed = flags.count("avx512_bf16") || flags.count("amx_bf16"), amx = flags.count("amx_bf16");
   EXPECT_EQ(metalhead::cpu_has_bf16(), listed);
   EXPECT_EQ(metalhead::cpu_has_amx_bf16(), amx);
   Model m = metalhead::create_model("resnet18", {.nclasses = 10});
@@ -347,6 +395,22 @@ TEST(OptimizeForInference, AutomaticLayoutFollowsTheBatch) {
   if (metalhead::cpu_has_bf16()) {
     EXPECT_EQ(blocked("resnet18", 8, Precision::bf16), !metalhead::cpu_has_amx_bf16());
     EXPECT_FALSE(blocked("resnet18", 2, Precision::bf16));
+  }
+}
+
+// `threads` holds for the optimised model's own calls; the caller's setting is left as it was.
+TEST(OptimizeForInference, ThreadsHoldForItsCallsOnly) {
+  torch::manual_seed(3);
+  Model m = metalhead::create_model("mobilenet_v3_small", {.nclasses = 10});
+  randomise_norms(*m.ptr());
+  flux::testmode(m);
+  const auto x = torch::randn({2, 3, 64, 64});
+  const int before = at::get_num_threads();
+  const torch::Tensor y = metalhead::optimize_for_inference(m)(x);
+  for (const int threads : {1, before + 1}) {
+    Model fast = metalhead::optimize_for_inference(m, {.threads = threads});
+    EXPECT_TRUE(torch::allclose(fast(x), y, 1e-5, 1e-6)) << threads << " threads";
+    EXPECT_EQ(at::get_num_threads(), before);
   }
 }
 

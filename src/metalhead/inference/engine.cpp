@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include "kernels.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/jit/ir/ir.h>
@@ -283,6 +285,20 @@ bool is_tensor_add(const jit::Node* n) {
   return alpha && *alpha == 1 && !constant_number(n->inputs()[1]) && n->inputs()[1]->type()->kind() == c10::TypeKind::TensorType;
 }
 
+bool is_silu(const Eltwise& e) { return e.algorithm == alg::eltwise_swish && e.alpha == 1; }
+
+// The engine's own SiLU on a oneDNN-laid-out buffer (a blocked one's padding is zeros, and
+// stays zeros).
+void own_silu(const md_t& md, void* data, dnnl::stream& s) {
+  s.wait();
+  const int64_t bytes = static_cast<int64_t>(md.get_size());
+  if (md.data_type() == dt::bf16) {
+    silu_in_place_bf16(static_cast<uint16_t*>(data), bytes / 2);
+  } else {
+    silu_in_place(static_cast<float*>(data), bytes / 4);
+  }
+}
+
 std::vector<int64_t> int_list(const jit::Value* v) {
   auto iv = jit::toIValue(v);
   if (!iv || !iv->isIntList()) return {};
@@ -312,6 +328,10 @@ struct Engine::Impl {
   std::vector<std::pair<int, int>> releases;           // (last use, value id), by last use
   // METALHEAD_INFERENCE_PROFILE: seconds spent per node kind, printed when the engine goes.
   bool profile = std::getenv("METALHEAD_INFERENCE_PROFILE") != nullptr;
+  // The engine's own kernels (kernels.h) where the CPU runs them; METALHEAD_INFERENCE_OWN_KERNELS=0
+  // keeps oneDNN's, for comparisons.
+  bool own_kernels = own_silu_available() && !(std::getenv("METALHEAD_INFERENCE_OWN_KERNELS") &&
+                                               std::string(std::getenv("METALHEAD_INFERENCE_OWN_KERNELS")) == "0");
   std::map<std::string, std::pair<double, int64_t>> profiled;
   std::vector<std::string> step_names;
 
@@ -496,6 +516,7 @@ struct Engine::Impl {
     const jit::Value* last = nullptr;
     std::vector<PostOp> seq;              // canonical
     std::vector<Eltwise> list;            // its element-wise operations, in order
+    bool silu_after = false;              // the last, a SiLU, is the engine's own, run after the primitive
     std::vector<const jit::Node*> nodes;  // the nodes it took
 
     void give_back(std::unordered_set<const jit::Node*>& absorbed) const {
@@ -542,8 +563,11 @@ struct Engine::Impl {
       fu.last = u->output();
     }
     fu.seq = canonical(taken);
+    fu.silu_after = own_kernels && !fu.seq.empty() && !fu.seq.back().sum && is_silu(fu.seq.back().e);
     for (const PostOp& op : fu.seq) {
-      if (op.sum) {
+      if (fu.silu_after && &op == &fu.seq.back()) {
+        fu.list.push_back(op.e);
+      } else if (op.sum) {
         fu.ops.append_sum(1.f);
       } else {
         fu.ops.append_eltwise(1, op.e.algorithm, op.e.alpha, op.e.beta);
@@ -630,7 +654,7 @@ struct Engine::Impl {
     const at::Tensor wbuf = reordered_weights(w, md_t(wdims, dt::f32, g == 1 ? tag::oihw : tag::goihw), pd.weights_desc());
     const at::Tensor b = has_bias ? bias->toTensor().to(at::kFloat).clone() : at::Tensor();
     const int xi = id(in[0]), out = id(fu.last), ri = fu.residual ? id(fu.residual) : -1;
-    const bool reuse = fu.residual_dead;
+    const bool reuse = fu.residual_dead, silu = fu.silu_after;
     dnnl::convolution_forward prim(pd);
     weights_taken.insert(n);
     ++native["convolutions"];
@@ -657,6 +681,7 @@ struct Engine::Impl {
                                                  {DNNL_ARG_DST, dm}};
       if (b.defined()) args.emplace(DNNL_ARG_BIAS, memory_of(md_t({b.size(0)}, dt::f32, tag::a), b));
       prim.execute(s, args);
+      if (silu) own_silu(pd.dst_desc(), dst.data_ptr(), s);
       fr[out] = in_layout(dst, pd.dst_desc());
     };
   }
@@ -696,6 +721,7 @@ struct Engine::Impl {
     dnnl::matmul prim(pd);
     const at::Tensor b = bias->isTensor() ? bias->toTensor().to(at::kFloat).clone() : at::Tensor();
     const int xi = id(in[0]), out = id(fu.last), ri = fu.residual ? id(fu.residual) : -1;
+    const bool silu = fu.silu_after;
     weights_taken.insert(n);
     ++native["inner products"];
     fused_activations += !fu.list.empty();
@@ -711,6 +737,7 @@ struct Engine::Impl {
           {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, memory_of(w_md, wbuf)}, {DNNL_ARG_DST, memory_of(dst_md, y)}};
       if (b.defined()) args.emplace(DNNL_ARG_BIAS, memory_of(b_md, b));
       prim.execute(s, args);
+      if (silu) own_silu(dst_md, y.data_ptr(), s);
       fr[out] = plain_slot(y.view(out_sizes));
     };
   }
@@ -768,6 +795,7 @@ struct Engine::Impl {
     }
     const int ai = id(n->inputs()[0]), bi = id(n->inputs()[1]), out = id(fu.last);
     const std::vector<int64_t> out_sizes(od.begin(), od.end());
+    const bool silu = fu.silu_after;
     dnnl::matmul prim(pd);
     ++native["matrix products"];
     fused_activations += !fu.list.empty();
@@ -776,6 +804,7 @@ struct Engine::Impl {
       at::Tensor y = at::empty(out_sizes, at::kFloat);
       prim.execute(s, {{DNNL_ARG_SRC, memory_of(a_md, x)}, {DNNL_ARG_WEIGHTS, memory_of(b_md, w)},
                        {DNNL_ARG_DST, memory_of(dst_md, y)}});
+      if (silu) own_silu(dst_md, y.data_ptr(), s);
       fr[out] = plain_slot(y);
     };
   }
@@ -1137,6 +1166,7 @@ struct Engine::Impl {
       return std::nullopt;
     }
     const int out = id(fu.last);
+    const bool silu = fu.silu_after;
     dnnl::binary prim(pd);
     ++native["binary operations"];
     return [=](Frame& fr, dnnl::stream& s) {
@@ -1145,12 +1175,14 @@ struct Engine::Impl {
       const Mem m1 = as_desc(*fr[i1], d1, s);
       if (in_place) {
         prim.execute(s, {{DNNL_ARG_SRC_0, m0}, {DNNL_ARG_SRC_1, m1}, {DNNL_ARG_DST, m0}});
+        if (silu) own_silu(d0, m0.m.get_data_handle(), s);
         changed_in_place(fr, x, m0, s);
         fr[out] = fr[i0];
         return;
       }
       at::Tensor dst = bytes(d0);
       prim.execute(s, {{DNNL_ARG_SRC_0, m0}, {DNNL_ARG_SRC_1, m1}, {DNNL_ARG_DST, memory_of(d0, dst)}});
+      if (silu) own_silu(d0, dst.data_ptr(), s);
       fr[out] = in_layout(dst, d0);
     };
   }
@@ -1164,10 +1196,15 @@ struct Engine::Impl {
     seq.insert(seq.end(), fu.seq.begin(), fu.seq.end());
     std::vector<Eltwise> ops;
     for (const PostOp& op : canonical(seq)) ops.push_back(op.e);
-    if (ops.empty()) ops.push_back({alg::eltwise_linear, 1, 0});
+    const md_t d = current_desc(*x);
+    // The own kernel runs over the whole span: only on dense data (a view's span is not all its own).
+    const bool dense = x->has_buffer() || x->value.toTensor().is_contiguous();
+    const bool silu = own_kernels && dense && !ops.empty() && is_silu(ops.back()) &&
+                      (d.data_type() == dt::f32 || d.data_type() == dt::bf16);
+    if (silu) ops.pop_back();
+    if (ops.empty() && !silu) ops.push_back({alg::eltwise_linear, 1, 0});
     const bool in_place = inplace(n);
     const int xi = id(n->inputs()[0]), out = id(fu.last);
-    const md_t d = current_desc(*x);
     std::vector<dnnl::eltwise_forward> prims;
     try {
       for (const Eltwise& e : ops) {
@@ -1178,20 +1215,27 @@ struct Engine::Impl {
       fu.give_back(absorbed);
       return std::nullopt;
     }
-    native["element-wise operations"] += static_cast<int64_t>(prims.size());
+    native["element-wise operations"] += static_cast<int64_t>(prims.size()) + silu;
     return [=](Frame& fr, dnnl::stream& s) {
       Slot& sx = *fr[xi];
       const Mem src = as_desc(sx, d, s);
       if (in_place) {
         for (const auto& p : prims) p.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, src}});
+        if (silu) own_silu(d, src.m.get_data_handle(), s);
         changed_in_place(fr, sx, src, s);
         fr[out] = fr[xi];
         return;
       }
       at::Tensor dst = bytes(d);
       dnnl::memory dm = memory_of(d, dst);
-      prims[0].execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dm}});
-      for (size_t i = 1; i < prims.size(); ++i) prims[i].execute(s, {{DNNL_ARG_SRC, dm}, {DNNL_ARG_DST, dm}});
+      if (prims.empty()) {
+        s.wait();
+        std::memcpy(dst.data_ptr(), src.m.get_data_handle(), d.get_size());
+      } else {
+        prims[0].execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dm}});
+        for (size_t i = 1; i < prims.size(); ++i) prims[i].execute(s, {{DNNL_ARG_SRC, dm}, {DNNL_ARG_DST, dm}});
+      }
+      if (silu) own_silu(d, dst.data_ptr(), s);
       fr[out] = in_layout(dst, d);
     };
   }
