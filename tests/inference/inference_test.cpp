@@ -104,6 +104,16 @@ std::vector<Pattern> patterns() {
   p.push_back(Pattern{"residual", [] {
                  return Chain(SkipConnection(Chain(Conv({3, 3}, {8, 8}, identity, {.pad = 1}), BatchNorm(8)), plus), relu);
                }});
+  // One convolution between the residual's start and its sum: its input is the residual
+  // (EfficientNetV2's first stage), so its buffer cannot take the result.
+  for (const int64_t k : {1, 3}) {
+    p.push_back(Pattern{"residual_over_one_conv_" + std::to_string(k), [k] {
+                   return Chain(Conv({1, 1}, {8, 16}, relu),
+                                SkipConnection(Chain(Conv({k, k}, {16, 16}, identity, {.pad = k / 2, .bias = false}),
+                                                     BatchNorm(16, swish)),
+                                               plus));
+                 }});
+  }
   p.push_back(Pattern{"residual_then_conv", [] {
                  return Chain(Conv({1, 1}, {8, 8}, relu),
                               SkipConnection(Chain(Conv({3, 3}, {8, 8}, relu, {.pad = 1}), Conv({1, 1}, {8, 8})), plus),

@@ -654,7 +654,10 @@ struct Engine::Impl {
     const at::Tensor wbuf = reordered_weights(w, md_t(wdims, dt::f32, g == 1 ? tag::oihw : tag::goihw), pd.weights_desc());
     const at::Tensor b = has_bias ? bias->toTensor().to(at::kFloat).clone() : at::Tensor();
     const int xi = id(in[0]), out = id(fu.last), ri = fu.residual ? id(fu.residual) : -1;
-    const bool reuse = fu.residual_dead, silu = fu.silu_after;
+    // A dead residual's buffer takes the result, unless it is this convolution's own input
+    // (a one-convolution residual block, as EfficientNetV2's first stage): the result would
+    // overwrite what is still to be read.
+    const bool reuse = fu.residual_dead && fu.residual != in[0], silu = fu.silu_after;
     dnnl::convolution_forward prim(pd);
     weights_taken.insert(n);
     ++native["convolutions"];
