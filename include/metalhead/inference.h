@@ -38,7 +38,8 @@ struct InferenceOptions {
   /// autocast rules: norms, softmax and the logits stay fp32); needs a CPU with
   /// AVX512-BF16 or AMX. fp16 is for CUDA builds.
   Precision precision = Precision::fp32;
-  /// Compute threads while the model runs; 0 keeps the process's setting.
+  /// Compute threads while the model runs (for its calls only); 0 is every CPU the process
+  /// may run on.
   int threads = 0;
   Layout layout = Layout::automatic;
 };

@@ -400,11 +400,15 @@ TEST(OptimizeForInference, AutomaticLayoutFollowsTheBatch) {
   };
   EXPECT_FALSE(blocked("resnet18", 2, Precision::fp32));
   EXPECT_TRUE(blocked("resnet18", 8, Precision::fp32));
-  EXPECT_FALSE(blocked("mobilenet_v3_small", 1, Precision::fp32));
+  // Depthwise convolutions or concatenations: blocks at every batch in fp32.
+  EXPECT_TRUE(blocked("mobilenet_v3_small", 1, Precision::fp32));
   EXPECT_TRUE(blocked("mobilenet_v3_small", 8, Precision::fp32));
+  EXPECT_TRUE(blocked("densenet121", 1, Precision::fp32));
+  EXPECT_FALSE(blocked("resnet18", 1, Precision::fp32));
   if (metalhead::cpu_has_bf16()) {
     EXPECT_EQ(blocked("resnet18", 8, Precision::bf16), !metalhead::cpu_has_amx_bf16());
     EXPECT_FALSE(blocked("resnet18", 2, Precision::bf16));
+    EXPECT_FALSE(blocked("mobilenet_v3_small", 1, Precision::bf16));
   }
 }
 

@@ -17,12 +17,14 @@
 
 #include <cpuid.h>
 #include <omp.h>
+#include <sched.h>
 
 #include <cstdlib>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 namespace metalhead {
 namespace {
@@ -152,6 +154,15 @@ std::shared_ptr<jit::Graph> generalise(const std::vector<std::shared_ptr<jit::Gr
   return out;
 }
 
+int usable_cpus() {
+  static const int n = [] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }();
+  return n;
+}
+
 class InferenceModelImpl : public ModelImpl {
  public:
   InferenceModelImpl(std::shared_ptr<ModelImpl> original, InferenceOptions options)
@@ -166,10 +177,13 @@ class InferenceModelImpl : public ModelImpl {
     }
     // The thread count is the calling thread's OpenMP setting, which oneDNN and libtorch's
     // loops read, for this call only. at::set_num_threads also rebuilds libtorch's thread
-    // pools: called around every forward, it made EfficientNet-B0 2.5 times slower.
+    // pools: called around every forward, it made EfficientNet-B0 2.5 times slower. 0 is
+    // every CPU the process may run on (libtorch's own default can be fewer: one on a
+    // 2-vCPU virtual machine, half the speed).
     const int before = omp_get_max_threads();
-    const bool set = options_.threads > 0 && options_.threads != before;
-    if (set) omp_set_num_threads(options_.threads);
+    const int threads = options_.threads > 0 ? options_.threads : usable_cpus();
+    const bool set = threads != before;
+    if (set) omp_set_num_threads(threads);
     struct Restore {
       bool set;
       int before;
@@ -219,24 +233,42 @@ class InferenceModelImpl : public ModelImpl {
     inference::fold(g);
     const auto folded = census(*g);
     if (std::getenv("METALHEAD_INFERENCE_DUMP")) std::cerr << *g;
-    auto engine = std::make_shared<inference::Engine>(g, options_.precision, layout_for(x));
+    auto engine = std::make_shared<inference::Engine>(g, options_.precision, layout_for(x, *g));
     Tensor y = engine->run(x.contiguous());  // builds the primitives
     return {traced, folded, engine, y};
   }
 
   // Blocks pay from batch 8 (at batch 16: resnet50 5-14% faster on a 2-core Intel host with
-  // AMX, 4% on a 2-core AMD EPYC; mobilenet_v3_large 16-19% and 25%). At batch 1 oneDNN's
-  // own channels-last choice is as fast (MobileNets and ConvNeXt within 3-10% either way)
-  // or faster (resnet50 on Intel, 4-10%). bf16 follows the same rule on AVX512-BF16 (the
-  // EPYC: densenet121 and mobilenet_v3_large 10% faster at batch 16), but keeps oneDNN's
-  // choice where AMX runs it (its AMX kernels take channels-last data).
-  Layout layout_for(const Tensor& x) const {
+  // AMX, 4% on a 2-core AMD EPYC; mobilenet_v3_large 16-19% and 25%), and at batch 1 for
+  // fp32 networks with depthwise convolutions or concatenations (on the EPYC: efficientnet_b0
+  // 5-7%, densenet121 6%, convnext_tiny 2%; MobileNetV3 and Inception-v3 within 1%). Other
+  // networks keep oneDNN's own channels-last choice at batch 1 (resnet50 4-10% faster on the
+  // Intel host, level on the EPYC). bf16 follows the same rule on AVX512-BF16 (the EPYC:
+  // densenet121 and mobilenet_v3_large 10% faster at batch 16), but keeps oneDNN's choice
+  // where AMX runs it (its AMX kernels take channels-last data).
+  Layout layout_for(const Tensor& x, const jit::Graph& g) const {
     if (options_.layout != Layout::automatic) return options_.layout;
     if (const char* forced = std::getenv("METALHEAD_INFERENCE_LAYOUT"); forced && *forced) {  // for A/B measurements
       if (const Layout l = layout_from_string(forced); l != Layout::automatic) return l;
     }
     if (options_.precision == Precision::bf16 && cpu_has_amx_bf16()) return Layout::native;
-    return x.size(0) >= 8 ? Layout::blocked : Layout::native;
+    const bool small_batch_blocks = options_.precision == Precision::fp32 && depthwise_or_concat(g);
+    return x.size(0) >= 8 || small_batch_blocks ? Layout::blocked : Layout::native;
+  }
+
+  static bool depthwise_or_concat(const jit::Graph& g) {
+    for (const jit::Node* n : g.nodes()) {
+      const std::string kind = n->kind().toQualString();
+      if (kind == "aten::cat") return true;
+      if (kind != "aten::_convolution") continue;
+      auto w = jit::toIValue(n->inputs()[1]);
+      auto groups = jit::toIValue(n->inputs()[8]);
+      if (w && w->isTensor() && w->toTensor().dim() == 4 && groups && groups->isInt() && groups->toInt() > 1 &&
+          w->toTensor().size(1) == 1) {
+        return true;
+      }
+    }
+    return false;
   }
 
   std::pair<std::shared_ptr<inference::Engine>, Tensor> compile(const Tensor& x) {
