@@ -23,8 +23,9 @@ enum class Precision { fp32, bf16, fp16 };
 
 /// How convolutions lay out their activations. native: as oneDNN picks (channels-last
 /// for its brgemm kernels); blocked: 16-channel blocks (nChw16c, for its jit kernels, which
-/// run batches faster); automatic: blocked from batch 8 (bf16 on AMX CPUs: always native),
-/// native below. METALHEAD_INFERENCE_LAYOUT=native|blocked overrides automatic.
+/// run batches faster); automatic: blocked from batch 8, and at every batch for fp32
+/// networks with depthwise convolutions or concatenations (bf16 on AMX CPUs: always
+/// native), native otherwise. METALHEAD_INFERENCE_LAYOUT=native|blocked overrides automatic.
 enum class Layout { automatic, native, blocked };
 /// "automatic", "native", "blocked" to a Layout (throws std::invalid_argument naming them).
 Layout layout_from_string(const std::string& s);

@@ -261,14 +261,15 @@ TEST(OptimizeForInference, BlockedLayoutMatchesThePlainModelInEveryFamily) {
 }
 
 // SiLU after a convolution against the function computed in double, over [-100, 100]: an
-// identity 1x1 convolution passes the input through exactly. The engine's own kernel (where
-// the CPU has AVX-512) is within 1e-6, oneDNN's (elsewhere) within 2e-6 and flushes tiny
-// results to zero. In bf16 the result is rounded to nearest even, as oneDNN rounds.
+// identity 1x1 convolution passes the input through exactly. In fp32 the engine's own
+// kernel (where the CPU has AVX-512) is within 1e-6, oneDNN's (elsewhere) within 2e-6 and
+// flushes tiny results to zero. In bf16 (oneDNN's swish, fused) the result is the exact
+// value rounded to nearest even.
 TEST(OptimizeForInference, SiluMatchesTheExactFunction) {
   using metalhead::Layout;
   using metalhead::Precision;
   const std::set<std::string> flags = cpu_flags();
-  const bool own = flags.count("avx512f") && flags.count("avx512bw") && flags.count("avx512vl");
+  const bool own = flags.count("avx512f") > 0;
   // 8 × 61 × 67 values: chunks for both threads and a part vector at the end.
   torch::Tensor x = torch::linspace(-100, 100, 8 * 61 * 67).reshape({1, 8, 61, 67});
   x.view({-1}).index_put_({torch::arange(0, x.numel(), 997)}, 0.f);

@@ -287,16 +287,11 @@ bool is_tensor_add(const jit::Node* n) {
 
 bool is_silu(const Eltwise& e) { return e.algorithm == alg::eltwise_swish && e.alpha == 1; }
 
-// The engine's own SiLU on a oneDNN-laid-out buffer (a blocked one's padding is zeros, and
-// stays zeros).
+// The engine's own SiLU on an fp32 oneDNN-laid-out buffer (a blocked one's padding is
+// zeros, and stays zeros).
 void own_silu(const md_t& md, void* data, dnnl::stream& s) {
   s.wait();
-  const int64_t bytes = static_cast<int64_t>(md.get_size());
-  if (md.data_type() == dt::bf16) {
-    silu_in_place_bf16(static_cast<uint16_t*>(data), bytes / 2);
-  } else {
-    silu_in_place(static_cast<float*>(data), bytes / 4);
-  }
+  silu_in_place(static_cast<float*>(data), static_cast<int64_t>(md.get_size()) / 4);
 }
 
 std::vector<int64_t> int_list(const jit::Value* v) {
@@ -563,7 +558,9 @@ struct Engine::Impl {
       fu.last = u->output();
     }
     fu.seq = canonical(taken);
-    fu.silu_after = own_kernels && !fu.seq.empty() && !fu.seq.back().sum && is_silu(fu.seq.back().e);
+    // (Only in fp32: the results of a bf16 engine's convolutions are bf16.)
+    fu.silu_after = own_kernels && precision == Precision::fp32 && !fu.seq.empty() && !fu.seq.back().sum &&
+                    is_silu(fu.seq.back().e);
     for (const PostOp& op : fu.seq) {
       if (fu.silu_after && &op == &fu.seq.back()) {
         fu.list.push_back(op.e);
@@ -1202,8 +1199,7 @@ struct Engine::Impl {
     const md_t d = current_desc(*x);
     // The own kernel runs over the whole span: only on dense data (a view's span is not all its own).
     const bool dense = x->has_buffer() || x->value.toTensor().is_contiguous();
-    const bool silu = own_kernels && dense && !ops.empty() && is_silu(ops.back()) &&
-                      (d.data_type() == dt::f32 || d.data_type() == dt::bf16);
+    const bool silu = own_kernels && dense && !ops.empty() && is_silu(ops.back()) && d.data_type() == dt::f32;
     if (silu) ops.pop_back();
     if (ops.empty() && !silu) ops.push_back({alg::eltwise_linear, 1, 0});
     const bool in_place = inplace(n);
