@@ -154,6 +154,21 @@ std::vector<Pattern> patterns() {
                                 Conv({1, 1}, {2 * half, 8}));
                  }});
   }
+  // Whole 16-channel blocks: at batch 1 in blocks the convolutions write their parts of the
+  // concatenations in place, DenseNet's chain growing in one storage.
+  p.push_back(Pattern{"dense_block_whole_blocks", [] {
+                 auto layer = [](int64_t c) {
+                   return SkipConnection(Chain(BatchNorm(c, relu), Conv({1, 1}, {c, 32}, identity, {.bias = false}),
+                                               BatchNorm(32, relu), Conv({3, 3}, {32, 16}, identity, {.pad = 1, .bias = false})),
+                                         cat(1));
+                 };
+                 return Chain(layer(16), layer(32), layer(48), BatchNorm(64, relu), Conv({1, 1}, {64, 8}));
+               }, 16});
+  p.push_back(Pattern{"inception_whole_blocks", [] {
+                 return Chain(Parallel(cat(1), Conv({1, 1}, {16, 16}, relu), Conv({3, 3}, {16, 32}, relu, {.pad = 1}),
+                                       Chain(MeanPool({3, 3}, {.pad = 1, .stride = 1}), Conv({1, 1}, {16, 16}, relu))),
+                              Conv({1, 1}, {64, 8}));
+               }, 16});
   p.push_back(Pattern{"norm_first", [] { return Chain(BatchNorm(8), Conv({1, 1}, {8, 8})); }});
   p.push_back(Pattern{"max_pool_ceil", [] {
                  return Chain(Conv({3, 3}, {8, 8}, relu), MaxPool({3, 3}, {.stride = 2}), MaxPool({2, 2}, {.pad = 1}));
@@ -184,13 +199,15 @@ std::vector<Pattern> patterns() {
 
 }  // namespace
 
-// Each pattern in oneDNN's own layouts and in 16-channel blocks, at batch 2 and at 8 (where
-// a layout bug reading unwritten memory showed), and in the automatic choice at 8.
+// Each pattern in oneDNN's own layouts and in 16-channel blocks, at batch 1 (in-place
+// concatenations), 2 and 8 (where a layout bug reading unwritten memory showed), and in the
+// automatic choice at 8.
 TEST(OptimizeForInference, EachFusedPatternMatchesThePlainModel) {
   using metalhead::Layout;
   for (const Pattern& p : patterns()) {
     for (const auto& [layout, batch] : std::vector<std::pair<Layout, int64_t>>{
-             {Layout::native, 2}, {Layout::blocked, 2}, {Layout::native, 8}, {Layout::blocked, 8}, {Layout::automatic, 8}}) {
+             {Layout::native, 1}, {Layout::blocked, 1}, {Layout::native, 2}, {Layout::blocked, 2}, {Layout::native, 8},
+             {Layout::blocked, 8}, {Layout::automatic, 8}}) {
       SCOPED_TRACE(p.name + " in layout " + std::to_string(static_cast<int>(layout)) + " at batch " + std::to_string(batch));
       torch::manual_seed(1);
       Model m = model_of(p.body(), p.channels);

@@ -62,6 +62,7 @@ struct Slot {
   c10::IValue value;
   at::Tensor buffer;
   md_t md;
+  bool reserved = false;  // `buffer` is storage set aside for a concatenation not yet made
   bool has_buffer() const { return buffer.defined(); }
   bool has_plain() const { return value.isTensor(); }
 };
@@ -318,6 +319,18 @@ struct Engine::Impl {
   std::map<std::string, int64_t> native, on_libtorch;
   int64_t fused_activations = 0, fused_sums = 0;
   std::unordered_set<const jit::Node*> deferred;
+  // In-place concatenation (batch 1, 16-channel blocks): each image's whole-block channel
+  // slice of a blocked map is a dense blocked map of its own, so a convolution can write its
+  // part of a concatenation where it belongs. A chain of concatenations each extending the
+  // one before (DenseNet's blocks) grows in one storage sized for the last.
+  struct CatPlan {
+    std::vector<int64_t> offsets;  // each element's channel offset
+    int64_t total = 0;             // channels of the result
+    int64_t capacity = 0;          // channels of the storage (the chain's last concatenation)
+    const jit::Node* extends = nullptr;  // the planned concatenation whose result is element 0, when only this one extends it
+  };
+  std::unordered_map<const jit::Node*, CatPlan> cat_plans;
+  std::unordered_map<const jit::Value*, std::pair<const jit::Node*, size_t>> cat_element;  // element → (concatenation, index)
   std::unordered_set<const jit::Node*> weights_taken;  // convolutions and inner products holding reordered weights
   std::vector<int> step_node;                          // each step's node index
   std::vector<std::pair<int, int>> releases;           // (last use, value id), by last use
@@ -411,6 +424,7 @@ struct Engine::Impl {
         deferred.insert(n);
       }
     }
+    if (layout == Layout::blocked) plan_concatenations();
     // A value is dropped after the first step at or past its last use (aliases keep
     // their slot), so a run holds only live activations.
     std::unordered_set<const jit::Value*> outputs(graph->outputs().begin(), graph->outputs().end());
@@ -496,6 +510,79 @@ struct Engine::Impl {
       }
     }
     return name;
+  }
+
+  static std::optional<std::vector<int64_t>> traced_sizes(const jit::Value* v) {
+    auto t = v->type()->cast<c10::TensorType>();
+    if (!t || !t->sizes().concrete_sizes()) return std::nullopt;
+    return *t->sizes().concrete_sizes();
+  }
+
+  void plan_concatenations() {
+    for (jit::Node* n : order) {
+      if (n->kind().toQualString() != std::string("aten::cat") || !deferred.count(n->inputs()[0]->node())) continue;
+      auto dim = constant_number(n->inputs()[1]);
+      const auto out = traced_sizes(n->output());
+      if (!dim || *dim != 1 || !out || out->size() != 4 || (*out)[0] != 1) continue;
+      bool mutated = false;  // the result changed in place would change the parts with it
+      for (const auto& use : n->output()->uses()) mutated |= inplace(use.user);
+      if (mutated) continue;
+      CatPlan plan;
+      int64_t at = 0;
+      bool whole_blocks = true;
+      for (const jit::Value* e : n->inputs()[0]->node()->inputs()) {
+        const auto es = traced_sizes(e);
+        whole_blocks = whole_blocks && es && es->size() == 4 && (*es)[1] % 16 == 0 && (*es)[2] == (*out)[2] && (*es)[3] == (*out)[3];
+        if (!whole_blocks) break;
+        plan.offsets.push_back(at);
+        at += (*es)[1];
+      }
+      if (!whole_blocks || at != (*out)[1]) continue;
+      plan.total = plan.capacity = at;
+      const jit::Value* first = n->inputs()[0]->node()->inputs()[0];
+      if (auto it = cat_plans.find(first->node()); it != cat_plans.end()) {
+        // Only one concatenation may extend its storage, and nothing may change it in place
+        // (this one would change with it).
+        int lists = 0;
+        for (const auto& use : first->uses()) {
+          lists += use.user->kind() == jit::prim::ListConstruct;
+          mutated |= inplace(use.user);
+        }
+        if (lists == 1 && !mutated) plan.extends = first->node();
+      }
+      cat_plans[n] = plan;
+      const auto elements = n->inputs()[0]->node()->inputs();
+      for (size_t k = 0; k < elements.size(); ++k) cat_element.emplace(elements[k], std::make_pair(n, k));
+    }
+    // Each chain's storage is sized for its last concatenation.
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      auto p = cat_plans.find(*it);
+      if (p == cat_plans.end() || !p->second.extends) continue;
+      CatPlan& before = cat_plans.at(p->second.extends);
+      before.capacity = std::max(before.capacity, p->second.capacity);
+    }
+  }
+
+  // The storage of planned concatenation `cat` (output `out`) in this run, set aside at its
+  // first use: the storage element 0 lies at the start of, when this concatenation extends
+  // it and it has room, or new storage.
+  at::Tensor cat_storage(Frame& fr, const jit::Node* cat, int out, int64_t channel_bytes) const {
+    SlotPtr& r = fr[out];
+    if (r && r->reserved) return r->buffer;
+    const CatPlan& plan = cat_plans.at(cat);
+    at::Tensor storage;
+    const int64_t need = plan.total * channel_bytes;
+    if (plan.extends) {
+      const SlotPtr& e = fr[id(cat->inputs()[0]->node()->inputs()[0])];
+      if (e && e->has_buffer() && e->buffer.numel() >= need && e->buffer.data_ptr() == e->buffer.storage().data()) {
+        storage = e->buffer;
+      }
+    }
+    if (!storage.defined()) storage = at::empty({plan.capacity * channel_bytes}, at::kByte);
+    r = std::make_shared<Slot>();
+    r->buffer = storage;
+    r->reserved = true;
+    return storage;
   }
 
   void release(Frame& f, size_t& next, int node) const {
@@ -655,17 +742,28 @@ struct Engine::Impl {
     // (a one-convolution residual block, as EfficientNetV2's first stage): the result would
     // overwrite what is still to be read.
     const bool reuse = fu.residual_dead && fu.residual != in[0], silu = fu.silu_after;
+    // A part of a planned concatenation is written where it belongs in the result.
+    const jit::Node* cat = nullptr;
+    int64_t part_offset = 0, channel_bytes = 0;
+    if (auto it = cat_element.find(fu.last); it != cat_element.end() && !fu.residual && xd[0] == 1 &&
+                                               tag_of(pd.dst_desc()) == tag::aBcd16b) {
+      cat = it->second.first;
+      part_offset = cat_plans.at(cat).offsets[it->second.second];
+      channel_bytes = static_cast<int64_t>(pd.dst_desc().get_size()) / o;
+    }
+    const int cat_out = cat ? id(cat->output()) : -1;
     dnnl::convolution_forward prim(pd);
     weights_taken.insert(n);
     ++native["convolutions"];
     fused_activations += !fu.list.empty();
     fused_sums += fu.residual != nullptr;
-    return [=](Frame& fr, dnnl::stream& s) {
+    return [=, this](Frame& fr, dnnl::stream& s) {
       const Mem src = as_desc(*fr[xi], pd.src_desc(), s);
       at::Tensor dst;
       if (ri >= 0) {
         Slot& r = *fr[ri];
-        if (reuse && r.has_buffer() && r.md == pd.dst_desc()) {
+        // (Not storage a concatenation shares.)
+        if (reuse && r.has_buffer() && r.md == pd.dst_desc() && r.buffer.storage().use_count() == 1) {
           dst = r.buffer;
         } else {
           dst = bytes(pd.dst_desc());
@@ -673,6 +771,8 @@ struct Engine::Impl {
           reorder(s, r.has_buffer() ? memory_of(r.md, r.buffer) : memory_of(from, r.value.toTensor()),
                   memory_of(pd.dst_desc(), dst));
         }
+      } else if (cat) {
+        dst = cat_storage(fr, cat, cat_out, channel_bytes).narrow(0, part_offset * channel_bytes, pd.dst_desc().get_size());
       } else {
         dst = bytes(pd.dst_desc());
       }
@@ -1060,6 +1160,11 @@ struct Engine::Impl {
     for (const md_t& d : descs) {
       if (first == tag::undef || (block > 1 && (tag_of(d) != first || d.dims()[1] % block != 0))) first = tag::abcd;
     }
+    if (auto plan = cat_plans.find(n); plan != cat_plans.end() && axis == 1 && out_dims[0] == 1) {
+      bool blocks = true;
+      for (const md_t& d : descs) blocks = blocks && tag_of(d) == tag::aBcd16b;
+      if (blocks) return concat_in_place(n, xs, descs, md_t(out_dims, descs[0].data_type(), tag::aBcd16b));
+    }
     bool runs = axis == 1 && first != tag::acdb;  // channels-last runs are a pixel's channels
     for (const md_t& d : descs) runs = runs && tag_of(d) == first;
     if (runs) return concat_runs(n, xs, descs, md_t(out_dims, descs[0].data_type(), first));
@@ -1086,6 +1191,29 @@ struct Engine::Impl {
       args.emplace(DNNL_ARG_DST, memory_of(pd.dst_desc(), dst));
       prim.execute(s, args);
       fr[out] = in_layout(dst, pd.dst_desc());
+    };
+  }
+
+  // A planned concatenation (plan_concatenations): the parts its convolutions wrote in place
+  // are where they belong; the others are copied there.
+  Step concat_in_place(jit::Node* n, const std::vector<int>& xs, const std::vector<md_t>& descs, const md_t& dst_md) {
+    const CatPlan& plan = cat_plans.at(n);
+    const int64_t channel_bytes = static_cast<int64_t>(dst_md.get_size()) / dst_md.dims()[1];
+    const std::vector<int64_t> offsets = plan.offsets;
+    const int out = id(n->output());
+    ++native["concatenations"];
+    return [=, this](Frame& fr, dnnl::stream& s) {
+      std::vector<Mem> inputs;
+      for (size_t i = 0; i < xs.size(); ++i) inputs.push_back(as_desc(*fr[xs[i]], descs[i], s));
+      s.wait();
+      const at::Tensor storage = cat_storage(fr, n, out, channel_bytes);
+      auto* base = static_cast<char*>(storage.data_ptr());
+      for (size_t i = 0; i < xs.size(); ++i) {
+        char* to = base + offsets[i] * channel_bytes;
+        const void* from = inputs[i].m.get_data_handle();
+        if (from != to) std::memcpy(to, from, descs[i].get_size());
+      }
+      fr[out] = in_layout(storage, dst_md);
     };
   }
 

@@ -4,7 +4,8 @@
 // BatchNorms run as oneDNN primitives on tensors in the layouts oneDNN picks or in
 // 16-channel blocks (nChw16c, Layout::blocked), with activations, scalar arithmetic and
 // residual sums fused into the convolution before them as post-ops, and weights
-// reordered once. Every other node runs
+// reordered once; at batch 1 in blocks, convolutions write their parts of a concatenation
+// in place. Every other node runs
 // as libtorch's own operator on plain tensors. The first run builds the primitives (a
 // graph is traced for one input shape), later runs only execute them.
 #pragma once
