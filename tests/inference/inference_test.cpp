@@ -3,8 +3,9 @@
 // original is left untouched; bad input and options are refused clearly.
 #include "randomise_norms.h"
 #include <metalhead/inference.h>
-#include <ATen/Parallel.h>
 #include <metalhead/metalhead.h>
+
+#include <ATen/Parallel.h>
 
 #include "flux/testing.h"
 
@@ -22,7 +23,6 @@ using flux::Chain;
 using flux::Layer;
 using metalhead::Model;
 
-// A model of `body` (on [N, c, H, W] images) with a flatten-and-Dense head.
 // The CPU's flags as the kernel lists them in /proc/cpuinfo.
 std::set<std::string> cpu_flags() {
   std::ifstream in("/proc/cpuinfo");
@@ -36,6 +36,7 @@ std::set<std::string> cpu_flags() {
   return flags;
 }
 
+// A model of `body` (on [N, c, H, W] images) with a flatten-and-Dense head.
 Model model_of(Chain body, int64_t c) { return Model("Test", std::move(body), Chain(flux::flatten), c); }
 
 // BatchNorm statistics that are not the identity, so folding is visible.

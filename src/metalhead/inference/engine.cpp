@@ -338,8 +338,10 @@ struct Engine::Impl {
   bool profile = std::getenv("METALHEAD_INFERENCE_PROFILE") != nullptr;
   // The engine's own kernels (kernels.h) where the CPU runs them; METALHEAD_INFERENCE_OWN_KERNELS=0
   // keeps oneDNN's, for comparisons.
-  bool own_kernels = own_silu_available() && !(std::getenv("METALHEAD_INFERENCE_OWN_KERNELS") &&
-                                               std::string(std::getenv("METALHEAD_INFERENCE_OWN_KERNELS")) == "0");
+  bool own_kernels = own_silu_available() && [] {
+    const char* v = std::getenv("METALHEAD_INFERENCE_OWN_KERNELS");
+    return !v || std::string(v) != "0";
+  }();
   std::map<std::string, std::pair<double, int64_t>> profiled;
   std::vector<std::string> step_names;
 
@@ -504,9 +506,8 @@ struct Engine::Impl {
       if (g && g->isInt() && g->toInt() > 1) name += " grouped";
       if (w && w->isTensor() && w->toTensor().defined() && w->toTensor().dim() == 4)
         name += " " + std::to_string(w->toTensor().size(2)) + "x" + std::to_string(w->toTensor().size(3));
-      if (auto t = n->inputs()[0]->type()->cast<c10::TensorType>(); t && t->sizes().concrete_sizes()) {
-        const auto sizes = *t->sizes().concrete_sizes();
-        if (sizes.size() == 4) name += " on " + std::to_string(sizes[2]) + "x" + std::to_string(sizes[3]);
+      if (const auto sizes = traced_sizes(n->inputs()[0]); sizes && sizes->size() == 4) {
+        name += " on " + std::to_string((*sizes)[2]) + "x" + std::to_string((*sizes)[3]);
       }
     }
     return name;
