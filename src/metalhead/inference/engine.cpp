@@ -3,7 +3,7 @@
 #include "kernels.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
+#include <flux/threads.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/operator.h>
 
@@ -1236,7 +1236,7 @@ struct Engine::Impl {
       s.wait();
       at::Tensor dst = bytes(dst_md);
       auto* to = static_cast<char*>(dst.data_ptr());
-      at::parallel_for(0, images * image, 1 << 16, [&](int64_t begin, int64_t end) {
+      flux::parallel_for(0, images * image, 1 << 16, [&](int64_t begin, int64_t end) {
         while (begin < end) {
           const int64_t n = begin / image, within = begin % image;
           const size_t i = std::upper_bound(starts.begin(), starts.end(), within) - starts.begin() - 1;

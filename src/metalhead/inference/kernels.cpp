@@ -1,6 +1,8 @@
 #include "kernels.h"
 
-#include <ATen/Parallel.h>
+#include <flux/threads.h>
+
+#include <algorithm>
 
 // GCC 12 warns of the intrinsics' own undefined pass-through registers (_mm512_undefined_ps).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -47,7 +49,7 @@ bool own_silu_available() {
 }
 
 void silu_in_place(float* data, int64_t n) {
-  at::parallel_for(0, (n + 15) / 16, kGrain / 16, [&](int64_t b, int64_t e) { silu_f32(data, 16 * b, std::min(n, 16 * e)); });
+  flux::parallel_for(0, (n + 15) / 16, kGrain / 16, [&](int64_t b, int64_t e) { silu_f32(data, 16 * b, std::min(n, 16 * e)); });
 }
 
 }  // namespace metalhead::inference

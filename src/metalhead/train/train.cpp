@@ -9,7 +9,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
+#include <flux/threads.h>
 #include <flux/mode.h>
 #include <nlohmann/json.hpp>
 #include <torch/autograd.h>
@@ -212,7 +212,7 @@ struct StepCoefficients {
 template <class T, bool Momentum, bool Nesterov>
 void fused_sgd(T* p, const T* g, T* m, int64_t n, const StepCoefficients& c) {
   const T lr = static_cast<T>(c.lr), wd = static_cast<T>(c.wd), mom = static_cast<T>(c.momentum);
-  at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
+  flux::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       T d = g[i] + wd * p[i];
       if constexpr (Momentum) {
@@ -237,7 +237,7 @@ void fused_adam(T* p, const T* g, T* m, T* v, int64_t n, const StepCoefficients&
   const T b1 = static_cast<T>(c.beta1), b2 = static_cast<T>(c.beta2), eps = static_cast<T>(c.eps);
   const T decay = static_cast<T>(1 - c.lr * c.wd), wd = static_cast<T>(c.wd);
   const T step = static_cast<T>(-c.lr / c.bias1), root2 = static_cast<T>(std::sqrt(c.bias2));
-  at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
+  flux::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       T gi = g[i];
       if constexpr (AdamW) p[i] = p[i] * decay;
