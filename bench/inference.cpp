@@ -1,7 +1,8 @@
 // inference — forward throughput (images per second) of registry models: the plain model
-// and metalhead::optimize_for_inference at fp32 and (where the CPU has it) bf16, as
-// `bench/inference` compares with PyTorch and ONNX Runtime.
-//   metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,bf16]
+// and metalhead::optimize_for_inference at fp32 (fp32_direct: without Winograd's
+// convolutions) and (where the CPU has it) bf16, as `bench/inference` compares with
+// PyTorch and ONNX Runtime.
+//   metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,fp32_direct,bf16]
 //                             [--layout automatic|native|blocked] MODEL:BATCH ...
 // prints one JSON line per measurement, with the largest logit difference from the plain
 // model relative to the logits' scale.
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
     else jobs.push_back(a);
   }
   if (jobs.empty()) {
-    std::cerr << "usage: metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,bf16] "
+    std::cerr << "usage: metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,fp32_direct,bf16] "
                  "[--layout automatic|native|blocked] MODEL:BATCH ...\n";
     return 2;
   }
@@ -75,9 +76,12 @@ int main(int argc, char** argv) {
       torch::Tensor x = torch::randn({batch, 3, size[0], size[1]});
       for (const auto& path : paths) {
         if (path == "bf16" && !metalhead::cpu_has_bf16()) continue;
+        const bool direct = path == "fp32_direct";
         metalhead::Model m = path == "plain" ? model
                                              : metalhead::optimize_for_inference(
-                                                   model, {.precision = metalhead::precision_from_string(path), .layout = layout});
+                                                   model, {.precision = metalhead::precision_from_string(direct ? "fp32" : path),
+                                                           .layout = layout,
+                                                           .winograd = !direct});
         torch::InferenceMode guard;
         torch::Tensor y;
         for (int i = 0; i < 3; ++i) y = m(x);  // warm-up: trace and oneDNN primitives

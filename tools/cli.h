@@ -50,6 +50,7 @@ struct EngineFlags {
   std::string precision = "fp32";
   bool no_optimise = false;
   std::string layout = "automatic";
+  bool no_winograd = false;
   std::string device = "cpu";
 };
 

@@ -93,6 +93,7 @@ TEST(Cli, BenchMeasuresForwardAndTrainingSteps) {
     EXPECT_GT(j["plain_forward_img_per_s"].get<double>(), 0);
     EXPECT_EQ(j["optimised"], true);
     EXPECT_EQ(j["precision"], "fp32");
+    EXPECT_EQ(j["winograd"], true);
     EXPECT_GT(j["train_img_per_s"].get<double>(), 0);
   }
   EXPECT_EQ(batches, (std::vector<int64_t>{2, 4}));
@@ -102,7 +103,11 @@ TEST(Cli, BenchMeasuresForwardAndTrainingSteps) {
   ASSERT_EQ(plain.status, 0) << plain.err;
   const auto j = nlohmann::json::parse(plain.out);
   EXPECT_EQ(j["optimised"], false);
+  EXPECT_EQ(j["winograd"], false);
   EXPECT_EQ(j["forward_img_per_s"], j["plain_forward_img_per_s"]);
+  auto direct = run("bench squeezenet1_1 --batch-size 2 --input-size 64 64 --threads 1 --seconds 0.2 --no-winograd --json");
+  ASSERT_EQ(direct.status, 0) << direct.err;
+  EXPECT_EQ(nlohmann::json::parse(direct.out)["winograd"], false);
 }
 
 TEST(Cli, EngineFlagsAreCheckedUpFront) {

@@ -405,14 +405,16 @@ TEST(OptimizeForInference, Bf16IsDetectedAsTheKernelReportsIt) {
   EXPECT_NE(printed.str().find("bf16"), std::string::npos) << printed.str();
 }
 
-// The automatic layout: blocks from batch 8; bf16 the same, but in oneDNN's own layouts on AMX.
+// The automatic layout: blocks from batch 8, and below for depthwise convolutions,
+// concatenations and Winograd's 3x3 convolutions; bf16 from batch 8, but in oneDNN's own
+// layouts on AMX.
 TEST(OptimizeForInference, AutomaticLayoutFollowsTheBatch) {
   using metalhead::Precision;
-  auto blocked = [](const std::string& name, int64_t batch, Precision precision) {
+  auto blocked = [](const std::string& name, int64_t batch, Precision precision, int64_t side = 32, bool winograd = true) {
     Model m = metalhead::create_model(name, {.nclasses = 10});
     flux::testmode(m);
-    Model fast = metalhead::optimize_for_inference(m, {.precision = precision});
-    fast(torch::randn({batch, 3, 32, 32}));
+    Model fast = metalhead::optimize_for_inference(m, {.precision = precision, .winograd = winograd});
+    fast(torch::randn({batch, 3, side, side}));
     std::ostringstream printed;
     printed << fast;
     return printed.str().find("activations in 16-channel blocks") != std::string::npos;
@@ -424,10 +426,47 @@ TEST(OptimizeForInference, AutomaticLayoutFollowsTheBatch) {
   EXPECT_TRUE(blocked("mobilenet_v3_small", 8, Precision::fp32));
   EXPECT_TRUE(blocked("densenet121", 1, Precision::fp32));
   EXPECT_FALSE(blocked("resnet18", 1, Precision::fp32));
+  // 3x3 convolutions for Winograd's algorithm (on 16x16 maps from 64x64 images; 8x8 above).
+  EXPECT_TRUE(blocked("resnet18", 1, Precision::fp32, 64));
+  EXPECT_FALSE(blocked("resnet18", 1, Precision::fp32, 64, false));
   if (metalhead::cpu_has_bf16()) {
     EXPECT_EQ(blocked("resnet18", 8, Precision::bf16), !metalhead::cpu_has_amx_bf16());
     EXPECT_FALSE(blocked("resnet18", 2, Precision::bf16));
     EXPECT_FALSE(blocked("mobilenet_v3_small", 1, Precision::bf16));
+  }
+}
+
+// Winograd's algorithm for 3x3 stride-1 convolutions of 16-channel multiples in blocks, with
+// the post-ops it takes (a folded BatchNorm's bias, ReLU, a residual sum), against the
+// plain model; direct convolution where it is turned off, and on maps below 14x14 pixels
+// in the batch.
+TEST(OptimizeForInference, WinogradMatchesThePlainModel) {
+  using namespace flux;
+  torch::manual_seed(4);
+  Model m = model_of(Chain(Conv({3, 3}, {16, 32}, identity, {.pad = 1, .bias = false}), BatchNorm(32, relu),
+                           SkipConnection(Chain(Conv({3, 3}, {32, 32}, identity, {.pad = 1, .bias = false}), BatchNorm(32)), plus),
+                           relu, Conv({3, 3}, {32, 16}, relu, {.pad = 1})),
+                     16);
+  randomise_norms(*m.ptr());
+  for (const auto& [batch, side, by_winograd] :
+       std::vector<std::tuple<int64_t, int64_t, bool>>{{1, 16, true}, {2, 24, true}, {8, 14, true}, {1, 7, false}, {3, 8, false}}) {
+    for (const bool winograd : {true, false}) {
+      SCOPED_TRACE("batch " + std::to_string(batch) + " on " + std::to_string(side) + "x" + std::to_string(side) +
+                   (winograd ? "" : ", turned off"));
+      const auto x = torch::randn({batch, 16, side, side});
+      flux::testmode(m);
+      torch::Tensor reference;
+      {
+        torch::NoGradGuard no_grad;
+        reference = m(x);
+      }
+      Model fast = metalhead::optimize_for_inference(m, {.layout = metalhead::Layout::blocked, .winograd = winograd});
+      const torch::Tensor y = fast(x);
+      std::ostringstream printed;
+      printed << fast;
+      EXPECT_EQ(printed.str().find("3 convolutions by Winograd") != std::string::npos, winograd && by_winograd) << printed.str();
+      EXPECT_LT(((y - reference).abs().max() / reference.abs().max()).item<double>(), 1e-5);
+    }
   }
 }
 

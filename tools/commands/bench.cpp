@@ -86,7 +86,8 @@ void add_bench(CLI::App& app) {
       if (a->json) {
         std::cout << json{{"model", info.name}, {"batch_size", batch}, {"input_size", size}, {"inchannels", a->inchannels},
                           {"threads", at::get_num_threads()}, {"optimised", !a->engine.no_optimise},
-                          {"precision", a->engine.precision}, {"forward_img_per_s", forward},
+                          {"precision", a->engine.precision}, {"winograd", !a->engine.no_optimise && !a->engine.no_winograd},
+                          {"forward_img_per_s", forward},
                           {"plain_forward_img_per_s", plain}, {"train_img_per_s", train}}
                          .dump()
                   << "\n";

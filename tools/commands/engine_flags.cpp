@@ -1,4 +1,4 @@
-// engine_flags.cpp — --precision, --no-optimise, --layout and --device, shared by classify, eval,
+// engine_flags.cpp — --precision, --no-optimise, --layout, --no-winograd and --device, shared by classify, eval,
 // bench and train.
 #include "../cli.h"
 
@@ -17,6 +17,7 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& flags, bool inference) {
   cmd->add_flag("--no-optimise", flags.no_optimise, "the plain model, not optimize_for_inference's");
   cmd->add_option("--layout", flags.layout, "activations: automatic (blocked from batch 8), native (oneDNN's pick) or blocked")
       ->check(CLI::IsMember({"automatic", "native", "blocked"}));
+  cmd->add_flag("--no-winograd", flags.no_winograd, "direct 3x3 convolutions only (Winograd's are within 2e-6)");
 }
 
 void check_engine_flags(const EngineFlags& flags) {
@@ -39,7 +40,8 @@ metalhead::Model inference_model(const metalhead::Model& model, const EngineFlag
   check_engine_flags(flags);
   if (flags.no_optimise) return model;
   return metalhead::optimize_for_inference(model, {.precision = metalhead::precision_from_string(flags.precision),
-                                                  .layout = metalhead::layout_from_string(flags.layout)});
+                                                  .layout = metalhead::layout_from_string(flags.layout),
+                                                  .winograd = !flags.no_winograd});
 }
 
 }  // namespace cli

@@ -4,8 +4,8 @@
 // BatchNorms run as oneDNN primitives on tensors in the layouts oneDNN picks or in
 // 16-channel blocks (nChw16c, Layout::blocked), with activations, scalar arithmetic and
 // residual sums fused into the convolution before them as post-ops, and weights
-// reordered once; at batch 1 in blocks, convolutions write their parts of a concatenation
-// in place. Every other node runs
+// reordered once; fp32 3x3 convolutions in blocks by Winograd's algorithm; at batch 1 in
+// blocks, convolutions write their parts of a concatenation in place. Every other node runs
 // as libtorch's own operator on plain tensors. The first run builds the primitives (a
 // graph is traced for one input shape), later runs only execute them.
 #pragma once
@@ -24,8 +24,9 @@ namespace metalhead::inference {
 
 class Engine {
  public:
-  /// `layout` is native or blocked (automatic is the caller's to resolve).
-  Engine(std::shared_ptr<torch::jit::Graph> graph, Precision precision, Layout layout);
+  /// `layout` is native or blocked (automatic is the caller's to resolve); `winograd` lets
+  /// fp32 3x3 stride-1 convolutions in blocks run by Winograd's algorithm.
+  Engine(std::shared_ptr<torch::jit::Graph> graph, Precision precision, Layout layout, bool winograd);
   ~Engine();
   /// The graph's output for input `x` (of the shape it was traced at), as fp32.
   at::Tensor run(const at::Tensor& x);

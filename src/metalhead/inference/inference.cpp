@@ -169,7 +169,10 @@ class InferenceModelImpl : public ModelImpl {
       : ModelImpl(original->type_name, flux::Chain(std::vector<flux::Layer>{}), flux::Chain(std::vector<flux::Layer>{}),
                   original->inchannels),
         original_(std::move(original)),
-        options_(options) {}
+        options_(options) {
+    // METALHEAD_INFERENCE_WINOGRAD=0 turns it off, for A/B measurements.
+    if (const char* w = std::getenv("METALHEAD_INFERENCE_WINOGRAD"); w && std::string(w) == "0") options_.winograd = false;
+  }
 
   Tensor forward(const Tensor& x) override {
     if (x.dim() != 4 || x.size(1) != inchannels || x.scalar_type() != at::kFloat) {
@@ -233,7 +236,7 @@ class InferenceModelImpl : public ModelImpl {
     inference::fold(g);
     const auto folded = census(*g);
     if (std::getenv("METALHEAD_INFERENCE_DUMP")) std::cerr << *g;
-    auto engine = std::make_shared<inference::Engine>(g, options_.precision, layout_for(x, *g));
+    auto engine = std::make_shared<inference::Engine>(g, options_.precision, layout_for(x, *g), options_.winograd);
     Tensor y = engine->run(x.contiguous());  // builds the primitives
     return {traced, folded, engine, y};
   }
@@ -241,9 +244,10 @@ class InferenceModelImpl : public ModelImpl {
   // Blocks pay from batch 8 (at batch 16: resnet50 5-14% faster on a 2-core Intel host with
   // AMX, 4% on a 2-core AMD EPYC; mobilenet_v3_large 16-19% and 25%), and at batch 1 for
   // fp32 networks with depthwise convolutions or concatenations (on the EPYC: efficientnet_b0
-  // 5-7%, densenet121 6%, convnext_tiny 2%; MobileNetV3 and Inception-v3 within 1%). Other
-  // networks keep oneDNN's own channels-last choice at batch 1 (resnet50 4-10% faster on the
-  // Intel host, level on the EPYC). bf16 follows the same rule on AVX512-BF16 (the EPYC:
+  // 5-7%, densenet121 6%, convnext_tiny 2%; MobileNetV3 and Inception-v3 within 1%), or with
+  // 3x3 convolutions Winograd's algorithm takes (it runs only on blocks; resnet50 15% faster
+  // on the EPYC). Other networks keep oneDNN's own channels-last choice at batch 1 (resnet50
+  // without Winograd: 4-10% faster on the Intel host, level on the EPYC). bf16 follows the same rule on AVX512-BF16 (the EPYC:
   // densenet121 and mobilenet_v3_large 10% faster at batch 16), but keeps oneDNN's choice
   // where AMX runs it (its AMX kernels take channels-last data).
   Layout layout_for(const Tensor& x, const jit::Graph& g) const {
@@ -252,7 +256,8 @@ class InferenceModelImpl : public ModelImpl {
       if (const Layout l = layout_from_string(forced); l != Layout::automatic) return l;
     }
     if (options_.precision == Precision::bf16 && cpu_has_amx_bf16()) return Layout::native;
-    const bool small_batch_blocks = options_.precision == Precision::fp32 && depthwise_or_concat(g);
+    const bool small_batch_blocks =
+        options_.precision == Precision::fp32 && (depthwise_or_concat(g) || (options_.winograd && winograd_3x3(g)));
     return x.size(0) >= 8 || small_batch_blocks ? Layout::blocked : Layout::native;
   }
 
@@ -267,6 +272,27 @@ class InferenceModelImpl : public ModelImpl {
           w->toTensor().size(1) == 1) {
         return true;
       }
+    }
+    return false;
+  }
+
+  // A convolution Winograd's algorithm takes in blocks (the engine's rule): 3x3, stride 1,
+  // channels in multiples of 16, and at least 14x14 pixels in the batch where the trace
+  // kept the sizes.
+  static bool winograd_3x3(const jit::Graph& g) {
+    for (const jit::Node* n : g.nodes()) {
+      if (n->kind().toQualString() != std::string("aten::_convolution")) continue;
+      auto w = jit::toIValue(n->inputs()[1]);
+      auto stride = jit::toIValue(n->inputs()[3]), dilation = jit::toIValue(n->inputs()[5]), groups = jit::toIValue(n->inputs()[8]);
+      if (!w || !w->isTensor() || w->toTensor().dim() != 4 || !stride || !dilation || !groups || !groups->isInt()) continue;
+      const at::Tensor& t = w->toTensor();
+      if (groups->toInt() != 1 || t.size(2) != 3 || t.size(3) != 3 || t.size(0) % 16 != 0 || t.size(1) % 16 != 0 ||
+          stride->toIntVector() != std::vector<int64_t>{1, 1} || dilation->toIntVector() != std::vector<int64_t>{1, 1}) {
+        continue;
+      }
+      auto type = n->inputs()[0]->type()->cast<c10::TensorType>();
+      auto sizes = type ? type->sizes().concrete_sizes() : c10::nullopt;
+      if (!sizes || sizes->size() != 4 || (*sizes)[0] * (*sizes)[2] * (*sizes)[3] >= 14 * 14) return true;
     }
     return false;
   }
