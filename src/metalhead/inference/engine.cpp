@@ -740,9 +740,8 @@ struct Engine::Impl {
     // (F(4,3), at larger batches) the size: past 16 MB (ResNet-50's last stage, 38 MB for
     // each of three), direct, or ResNet-50 at batch 16 would peak above PyTorch's memory.
     // Where the kernels refuse (post-ops they lack), direct.
-    const bool wino = winograd && ct == dt::f32 && blocked && g == 1 && kh == 3 && kw == 3 && stride[0] == 1 &&
-                      stride[1] == 1 && dilation[0] == 1 && dilation[1] == 1 && xd[1] % 16 == 0 && o % 16 == 0 &&
-                      xd[0] * oh * ow >= 14 * 14;
+    const bool wino = winograd && ct == dt::f32 && blocked &&
+                      winograd_shape(kh, kw, stride, dilation, g, xd[1], o, xd[0] * oh * ow);
     dnnl::convolution_forward::primitive_desc pd;
     bool by_wino = false;
     if (wino) {
@@ -1480,6 +1479,13 @@ struct Engine::Impl {
     };
   }
 };
+
+bool winograd_shape(int64_t kh, int64_t kw, const std::vector<int64_t>& stride, const std::vector<int64_t>& dilation,
+                    int64_t groups, int64_t in_channels, int64_t out_channels, int64_t pixels) {
+  const std::vector<int64_t> ones{1, 1};
+  return kh == 3 && kw == 3 && stride == ones && dilation == ones && groups == 1 && in_channels % 16 == 0 &&
+         out_channels % 16 == 0 && pixels >= 14 * 14;
+}
 
 Engine::Engine(std::shared_ptr<jit::Graph> graph, Precision precision, Layout layout, bool winograd)
     : impl_(std::make_unique<Impl>(std::move(graph), precision, layout, winograd)) {}

@@ -15,12 +15,19 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace torch::jit {
 struct Graph;
 }
 
 namespace metalhead::inference {
+
+/// The shapes the engine runs by Winograd's algorithm (fp32 in 16-channel blocks): 3x3,
+/// stride 1, dilation 1, not grouped, channels in multiples of 16, and at least 14x14
+/// pixels in the batch (on 7x7 maps at batch 1 direct convolution is faster).
+bool winograd_shape(int64_t kh, int64_t kw, const std::vector<int64_t>& stride, const std::vector<int64_t>& dilation,
+                    int64_t groups, int64_t in_channels, int64_t out_channels, int64_t pixels);
 
 class Engine {
  public:

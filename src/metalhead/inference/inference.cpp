@@ -19,6 +19,7 @@
 #include <omp.h>
 #include <sched.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -247,9 +248,10 @@ class InferenceModelImpl : public ModelImpl {
   // 5-7%, densenet121 6%, convnext_tiny 2%; MobileNetV3 and Inception-v3 within 1%), or with
   // 3x3 convolutions Winograd's algorithm takes (it runs only on blocks; resnet50 15% faster
   // on the EPYC). Other networks keep oneDNN's own channels-last choice at batch 1 (resnet50
-  // without Winograd: 4-10% faster on the Intel host, level on the EPYC). bf16 follows the same rule on AVX512-BF16 (the EPYC:
-  // densenet121 and mobilenet_v3_large 10% faster at batch 16), but keeps oneDNN's choice
-  // where AMX runs it (its AMX kernels take channels-last data).
+  // without Winograd: 4-10% faster on the Intel host, level on the EPYC). bf16 follows the
+  // same rule on AVX512-BF16 (the EPYC: densenet121 and mobilenet_v3_large 10% faster at
+  // batch 16), but keeps oneDNN's choice where AMX runs it (its AMX kernels take
+  // channels-last data).
   Layout layout_for(const Tensor& x, const jit::Graph& g) const {
     if (options_.layout != Layout::automatic) return options_.layout;
     if (const char* forced = std::getenv("METALHEAD_INFERENCE_LAYOUT"); forced && *forced) {  // for A/B measurements
@@ -276,23 +278,22 @@ class InferenceModelImpl : public ModelImpl {
     return false;
   }
 
-  // A convolution Winograd's algorithm takes in blocks (the engine's rule): 3x3, stride 1,
-  // channels in multiples of 16, and at least 14x14 pixels in the batch where the trace
-  // kept the sizes.
+  // A convolution the engine would run by Winograd's algorithm in blocks; where the trace
+  // dropped the sizes (batches above 3), counted as large enough.
   static bool winograd_3x3(const jit::Graph& g) {
     for (const jit::Node* n : g.nodes()) {
       if (n->kind().toQualString() != std::string("aten::_convolution")) continue;
       auto w = jit::toIValue(n->inputs()[1]);
       auto stride = jit::toIValue(n->inputs()[3]), dilation = jit::toIValue(n->inputs()[5]), groups = jit::toIValue(n->inputs()[8]);
       if (!w || !w->isTensor() || w->toTensor().dim() != 4 || !stride || !dilation || !groups || !groups->isInt()) continue;
-      const at::Tensor& t = w->toTensor();
-      if (groups->toInt() != 1 || t.size(2) != 3 || t.size(3) != 3 || t.size(0) % 16 != 0 || t.size(1) % 16 != 0 ||
-          stride->toIntVector() != std::vector<int64_t>{1, 1} || dilation->toIntVector() != std::vector<int64_t>{1, 1}) {
-        continue;
-      }
       auto type = n->inputs()[0]->type()->cast<c10::TensorType>();
       auto sizes = type ? type->sizes().concrete_sizes() : c10::nullopt;
-      if (!sizes || sizes->size() != 4 || (*sizes)[0] * (*sizes)[2] * (*sizes)[3] >= 14 * 14) return true;
+      const int64_t pixels = sizes && sizes->size() == 4 ? (*sizes)[0] * (*sizes)[2] * (*sizes)[3] : INT64_MAX;
+      const at::Tensor& t = w->toTensor();
+      if (inference::winograd_shape(t.size(2), t.size(3), stride->toIntVector(), dilation->toIntVector(), groups->toInt(),
+                                    t.size(1), t.size(0), pixels)) {
+        return true;
+      }
     }
     return false;
   }
