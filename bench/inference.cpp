@@ -3,7 +3,8 @@
 // convolutions) and (where the CPU has it) bf16, as `bench/inference` compares with
 // PyTorch and ONNX Runtime.
 //   metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,fp32_direct,bf16]
-//                             [--layout automatic|native|blocked] MODEL:BATCH ...
+//                             [--layout automatic|native|blocked] [--size PIXELS] MODEL:BATCH ...
+// (--size: square inputs of that side instead of the model's own, to see per-step costs)
 // prints one JSON line per measurement, with the largest logit difference from the plain
 // model relative to the logits' scale.
 #include <flux/memory.h>
@@ -42,11 +43,13 @@ int main(int argc, char** argv) {
   double budget = 3.0;
   std::vector<std::string> paths{"plain", "fp32", "bf16"}, jobs;
   metalhead::Layout layout = metalhead::Layout::automatic;
+  int64_t side = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--seconds" && i + 1 < argc) budget = std::atof(argv[++i]);
     else if (a == "--paths" && i + 1 < argc) paths = split(argv[++i]);
+    else if (a == "--size" && i + 1 < argc) side = std::atoll(argv[++i]);
     else if (a == "--layout" && i + 1 < argc) {
       try {
         layout = metalhead::layout_from_string(argv[++i]);
@@ -59,10 +62,11 @@ int main(int argc, char** argv) {
   }
   if (jobs.empty()) {
     std::cerr << "usage: metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,fp32_direct,bf16] "
-                 "[--layout automatic|native|blocked] MODEL:BATCH ...\n";
+                 "[--layout automatic|native|blocked] [--size PIXELS] MODEL:BATCH ...\n";
     return 2;
   }
   at::set_num_threads(threads);
+  if (std::getenv("FTZ")) at::globalContext().setFlushDenormal(true);
   flux::reuse_freed_memory();
   for (const auto& job : jobs) {
     const auto colon = job.find(':');
@@ -73,7 +77,7 @@ int main(int argc, char** argv) {
       metalhead::Model model = metalhead::create_model(name);
       flux::testmode(model);
       const auto& size = metalhead::model_info(name).input_size;
-      torch::Tensor x = torch::randn({batch, 3, size[0], size[1]});
+      torch::Tensor x = side > 0 ? torch::randn({batch, 3, side, side}) : torch::randn({batch, 3, size[0], size[1]});
       for (const auto& path : paths) {
         if (path == "bf16" && !metalhead::cpu_has_bf16()) continue;
         const bool direct = path == "fp32_direct";

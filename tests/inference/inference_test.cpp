@@ -470,6 +470,45 @@ TEST(OptimizeForInference, WinogradMatchesThePlainModel) {
   }
 }
 
+// At batch 1 a squeeze-excite gate before a convolution whose weights are much smaller than
+// the map scales those weights instead of the map; at batch 2 (a gate per image) it does
+// not. Both match the plain model, in both layouts and precisions.
+TEST(OptimizeForInference, SqueezeExciteGatesScaleTheNextConvolution) {
+  using namespace flux;
+  torch::manual_seed(5);
+  Model m = model_of(Chain(Conv({3, 3}, {16, 32}, identity, {.pad = 1, .bias = false}), BatchNorm(32, swish),
+                           metalhead::layers::squeeze_excite(32, {.reduction = 4}),
+                           Conv({1, 1}, {32, 8}, identity, {.bias = false}), BatchNorm(8)),
+                     16);
+  randomise_norms(*m.ptr());
+  flux::testmode(m);
+  std::vector<metalhead::Precision> precisions{metalhead::Precision::fp32};
+  if (metalhead::cpu_has_bf16()) precisions.push_back(metalhead::Precision::bf16);
+  for (const auto precision : precisions) {
+    for (const auto layout : {metalhead::Layout::blocked, metalhead::Layout::native}) {
+      for (const int64_t batch : {1, 2}) {
+        SCOPED_TRACE("batch " + std::to_string(batch) + (layout == metalhead::Layout::blocked ? ", blocked" : ", native") +
+                     (precision == metalhead::Precision::bf16 ? ", bf16" : ""));
+        const auto x = torch::randn({batch, 16, 16, 16});
+        torch::Tensor reference;
+        {
+          torch::NoGradGuard no_grad;
+          reference = m(x);
+        }
+        Model fast = metalhead::optimize_for_inference(m, {.precision = precision, .layout = layout});
+        const torch::Tensor y = fast(x);
+        std::ostringstream printed;
+        printed << fast;
+        EXPECT_EQ(printed.str().find("1 squeeze-excite gates in convolution weights") != std::string::npos, batch == 1)
+            << printed.str();
+        const double tolerance = precision == metalhead::Precision::bf16 ? 3e-2 : 1e-5;
+        EXPECT_LT(((y - reference).abs().max() / reference.abs().max()).item<double>(), tolerance);
+        EXPECT_TRUE(torch::equal(fast(x), y));  // later runs scale the weights again, from the originals
+      }
+    }
+  }
+}
+
 // `threads` holds for the optimised model's own calls; the caller's setting is left as it was.
 TEST(OptimizeForInference, ThreadsHoldForItsCallsOnly) {
   torch::manual_seed(3);
