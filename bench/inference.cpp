@@ -66,7 +66,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   at::set_num_threads(threads);
-  if (std::getenv("FTZ")) at::globalContext().setFlushDenormal(true);
   flux::reuse_freed_memory();
   for (const auto& job : jobs) {
     const auto colon = job.find(':');
