@@ -3,7 +3,7 @@
 // convolutions) and (where the CPU has it) bf16, as `bench/inference` compares with
 // PyTorch and ONNX Runtime.
 //   metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,fp32_direct,bf16]
-//                             [--layout automatic|native|blocked] [--size PIXELS] MODEL:BATCH ...
+//                             [--layout automatic|native|blocked|channels_last] [--size PIXELS] MODEL:BATCH ...
 // (--size: square inputs of that side instead of the model's own, to see per-step costs)
 // prints one JSON line per measurement, with the largest logit difference from the plain
 // model relative to the logits' scale.
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   }
   if (jobs.empty()) {
     std::cerr << "usage: metalhead_bench_inference [--threads N] [--seconds S] [--paths plain,fp32,fp32_direct,bf16] "
-                 "[--layout automatic|native|blocked] [--size PIXELS] MODEL:BATCH ...\n";
+                 "[--layout automatic|native|blocked|channels_last] [--size PIXELS] MODEL:BATCH ...\n";
     return 2;
   }
   at::set_num_threads(threads);

@@ -23,12 +23,16 @@ enum class Precision { fp32, bf16, fp16 };
 
 /// How convolutions lay out their activations. native: as oneDNN picks (channels-last
 /// for its brgemm kernels); blocked: 16-channel blocks (nChw16c, for its jit kernels, which
-/// run batches faster); automatic: blocked from batch 8, and at every batch for fp32
-/// networks with depthwise convolutions, concatenations or (with `winograd`) 3x3
-/// convolutions Winograd's algorithm takes (bf16 on AMX CPUs: always native), native
-/// otherwise. METALHEAD_INFERENCE_LAYOUT=native|blocked overrides automatic.
-enum class Layout { automatic, native, blocked };
-/// "automatic", "native", "blocked" to a Layout (throws std::invalid_argument naming them).
+/// run batches faster); channels_last: nhwc throughout (libtorch's permutes to [N, H, W, C]
+/// then view the data where it lies); automatic: channels_last for fp32 networks that
+/// permute maps to channels-last for their norms and linear layers (ConvNeXt), else blocked
+/// from batch 8, and at every batch for fp32 networks with depthwise convolutions,
+/// concatenations or (with `winograd`) 3x3 convolutions Winograd's algorithm takes (bf16 on
+/// AMX CPUs: always native), native otherwise.
+/// METALHEAD_INFERENCE_LAYOUT=native|blocked|channels_last overrides automatic.
+enum class Layout { automatic, native, blocked, channels_last };
+/// "automatic", "native", "blocked", "channels_last" to a Layout (throws
+/// std::invalid_argument naming them).
 Layout layout_from_string(const std::string& s);
 
 /// "fp32", "bf16", "fp16"; and back (throws std::invalid_argument naming the choices).

@@ -200,15 +200,15 @@ std::vector<Pattern> patterns() {
 
 }  // namespace
 
-// Each pattern in oneDNN's own layouts and in 16-channel blocks, at batch 1 (in-place
-// concatenations), 2 and 8 (where a layout bug reading unwritten memory showed), and in the
-// automatic choice at 8.
+// Each pattern in oneDNN's own layouts, in 16-channel blocks and channels-last, at batch 1
+// (in-place concatenations), 2 and 8 (where a layout bug reading unwritten memory showed),
+// and in the automatic choice at 8.
 TEST(OptimizeForInference, EachFusedPatternMatchesThePlainModel) {
   using metalhead::Layout;
   for (const Pattern& p : patterns()) {
     for (const auto& [layout, batch] : std::vector<std::pair<Layout, int64_t>>{
              {Layout::native, 1}, {Layout::blocked, 1}, {Layout::native, 2}, {Layout::blocked, 2}, {Layout::native, 8},
-             {Layout::blocked, 8}, {Layout::automatic, 8}}) {
+             {Layout::blocked, 8}, {Layout::automatic, 8}, {Layout::channels_last, 1}, {Layout::channels_last, 2}}) {
       SCOPED_TRACE(p.name + " in layout " + std::to_string(static_cast<int>(layout)) + " at batch " + std::to_string(batch));
       torch::manual_seed(1);
       Model m = model_of(p.body(), p.channels);
@@ -275,6 +275,15 @@ TEST(OptimizeForInference, BlockedLayoutMatchesThePlainModelInEveryFamily) {
                                  "densenet121", "inception_v3", "googlenet", "shufflenet_v2_x0_5", "squeezenet1_1",
                                  "mnasnet0_5", "regnet_y_400mf", "convnext_tiny", "vit_b_32", "swin_t", "maxvit_t"}) {
     EXPECT_LT(registry_error(name, metalhead::Layout::blocked), 1e-4) << name;
+  }
+}
+
+// Channels-last, where libtorch's operators read oneDNN's results as strided views: a model
+// of each kind of operation mix.
+TEST(OptimizeForInference, ChannelsLastMatchesThePlainModel) {
+  for (const std::string name : {"resnet18", "mobilenet_v3_small", "densenet121", "inception_v3", "shufflenet_v2_x0_5",
+                                 "convnext_tiny", "vit_b_32", "swin_t", "maxvit_t"}) {
+    EXPECT_LT(registry_error(name, metalhead::Layout::channels_last), 1e-4) << name;
   }
 }
 
@@ -369,7 +378,7 @@ TEST(OptimizeForInference, RefusesWhatItCannotDo) {
   expect_error<std::invalid_argument>([&] { fast(torch::randn({3, 32, 32})); }, {"ResNet", "[3, 32, 32]"});
   expect_error<std::invalid_argument>([&] { fast(torch::randn({1, 3, 32, 32}, torch::kDouble)); }, {"fp32"});
   expect_error<std::invalid_argument>([] { metalhead::precision_from_string("int8"); }, {"int8", "fp32, bf16, fp16"});
-  expect_error<std::invalid_argument>([] { metalhead::layout_from_string("nhwc"); }, {"nhwc", "automatic, native, blocked"});
+  expect_error<std::invalid_argument>([] { metalhead::layout_from_string("nhwc"); }, {"nhwc", "automatic, native, blocked, channels_last"});
   // A shape the model itself refuses is refused with the model's own message.
   Model vit = metalhead::create_model("vit_tiny_patch16_224", {.nclasses = 10});
   expect_error<std::exception>([&] { metalhead::optimize_for_inference(vit)(torch::randn({1, 3, 64, 64})); }, {});
@@ -407,7 +416,7 @@ TEST(OptimizeForInference, Bf16IsDetectedAsTheKernelReportsIt) {
 
 // The automatic layout: blocks from batch 8, and below for depthwise convolutions,
 // concatenations and Winograd's 3x3 convolutions; bf16 from batch 8, but in oneDNN's own
-// layouts on AMX.
+// layouts on AMX; channels-last for fp32 ConvNeXt.
 TEST(OptimizeForInference, AutomaticLayoutFollowsTheBatch) {
   using metalhead::Precision;
   auto blocked = [](const std::string& name, int64_t batch, Precision precision, int64_t side = 32, bool winograd = true) {
@@ -434,6 +443,18 @@ TEST(OptimizeForInference, AutomaticLayoutFollowsTheBatch) {
     EXPECT_FALSE(blocked("resnet18", 2, Precision::bf16));
     EXPECT_FALSE(blocked("mobilenet_v3_small", 1, Precision::bf16));
   }
+  auto channels_last = [](int64_t batch, Precision precision) {
+    Model m = metalhead::create_model("convnext_tiny", {.nclasses = 10});
+    flux::testmode(m);
+    Model fast = metalhead::optimize_for_inference(m, {.precision = precision});
+    fast(torch::randn({batch, 3, 32, 32}));
+    std::ostringstream printed;
+    printed << fast;
+    return printed.str().find("activations channels-last") != std::string::npos;
+  };
+  EXPECT_TRUE(channels_last(1, Precision::fp32));
+  EXPECT_TRUE(channels_last(8, Precision::fp32));
+  if (metalhead::cpu_has_bf16()) EXPECT_FALSE(channels_last(1, Precision::bf16));
 }
 
 // Winograd's algorithm for 3x3 stride-1 convolutions of 16-channel multiples in blocks, with

@@ -15,8 +15,8 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& flags, bool inference) {
   cmd->add_option("--precision", flags.precision, "fp32, or bf16 on CPUs with AVX512-BF16 or AMX")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--no-optimise", flags.no_optimise, "the plain model, not optimize_for_inference's");
-  cmd->add_option("--layout", flags.layout, "activations: automatic (blocked from batch 8), native (oneDNN's pick) or blocked")
-      ->check(CLI::IsMember({"automatic", "native", "blocked"}));
+  cmd->add_option("--layout", flags.layout, "activations: automatic (blocked from batch 8), native (oneDNN's pick), blocked or channels_last")
+      ->check(CLI::IsMember({"automatic", "native", "blocked", "channels_last"}));
   cmd->add_flag("--no-winograd", flags.no_winograd, "direct 3x3 convolutions only (Winograd's are within 2e-6)");
 }
 

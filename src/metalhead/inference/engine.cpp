@@ -102,10 +102,19 @@ void reorder(dnnl::stream& s, const dnnl::memory& from, const dnnl::memory& to) 
   dnnl::reorder(from, to).execute(s, const_cast<dnnl::memory&>(from), const_cast<dnnl::memory&>(to));
 }
 
-// The slot's tensor as a plain fp32 tensor (libtorch's operators take these), cached.
+// The slot's tensor as a plain fp32 tensor (libtorch's operators take these), cached. An
+// fp32 buffer in a strided layout (channels-last) is viewed where it lies.
 const at::Tensor& plain(Slot& slot, dnnl::stream& s) {
   if (!slot.has_plain()) {
     const auto d = slot.md.dims();
+    const auto& m = slot.md.data;
+    if (m.data_type == dnnl_f32 && m.format_kind == dnnl_blocked && m.format_desc.blocking.inner_nblks == 0 &&
+        m.offset0 == 0 && std::equal(d.begin(), d.end(), m.padded_dims)) {
+      const std::vector<int64_t> sizes(d.begin(), d.end()),
+          strides(m.format_desc.blocking.strides, m.format_desc.blocking.strides + d.size());
+      slot.value = slot.buffer.view(at::kFloat).as_strided(sizes, strides);
+      return slot.value.toTensor();
+    }
     at::Tensor t = at::empty(std::vector<int64_t>(d.begin(), d.end()), at::kFloat);
     reorder(s, memory_of(slot.md, slot.buffer), memory_of(md_t(d, dt::f32, plain_tag(d.size())), t));
     slot.value = t;
@@ -811,12 +820,14 @@ struct Engine::Impl {
     const dt ct = compute_type();
     // Blocked: activations in 16-channel blocks (a 3-channel image stays as it is).
     const bool blocked = layout == Layout::blocked;
-    const md_t src_any({xd[0], xd[1], xd[2], xd[3]}, ct, blocked && xd[1] >= 8 ? tag::aBcd16b : tag::any);
+    // Channels-last: nhwc, which libtorch's permutes to [N, H, W, C] view without a copy.
+    const tag activations = blocked ? tag::aBcd16b : layout == Layout::channels_last ? tag::acdb : tag::any;
+    const md_t src_any({xd[0], xd[1], xd[2], xd[3]}, ct, blocked && xd[1] < 8 ? tag::any : activations);
     const dnnl::memory::dims wdims = g == 1 ? dnnl::memory::dims{o, xd[1], kh, kw}
                                             : dnnl::memory::dims{g, o / g, xd[1] / g, kh, kw};
     const md_t w_any(wdims, ct, tag::any);
     const md_t b_md({o}, dt::f32, tag::a);
-    const md_t dst_any({xd[0], o, oh, ow}, ct, blocked ? tag::aBcd16b : tag::any);
+    const md_t dst_any({xd[0], o, oh, ow}, ct, activations);
     dnnl::primitive_attr attr;
     attr.set_post_ops(fu.ops);
     const dnnl::memory::dims strides{stride[0], stride[1]}, dil{dilation[0] - 1, dilation[1] - 1}, padding{pad[0], pad[1]};
@@ -1424,7 +1435,7 @@ struct Engine::Impl {
     // A strided libtorch operand (a permuted constant, say) is read dense: oneDNN's binary
     // has only its reference kernel for arbitrary strides, many times slower than a reorder.
     auto dense = [](const Slot& s, const md_t& d) {
-      if (s.has_buffer() || s.value.toTensor().is_contiguous()) return d;
+      if (s.has_buffer() || s.value.toTensor().is_contiguous() || tag_of(d) != tag::undef) return d;
       return md_t(d.dims(), d.data_type(), tag::abcd);
     };
     const bool in_place = inplace(n);
@@ -1619,7 +1630,7 @@ Engine::~Engine() = default;
 
 at::Tensor Engine::run(const at::Tensor& x) { return impl_->run(x); }
 
-bool Engine::blocked() const { return impl_->layout == Layout::blocked; }
+Layout Engine::layout() const { return impl_->layout; }
 
 std::string Engine::report() const {
   std::ostringstream os;

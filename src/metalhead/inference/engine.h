@@ -39,8 +39,8 @@ class Engine {
   at::Tensor run(const at::Tensor& x);
   /// What runs where: "48 convolutions (44 with fused activations, 16 residual sums), ...".
   std::string report() const;
-  /// Whether fp32 activations run in 16-channel blocks.
-  bool blocked() const;
+  /// The layout convolutions' activations run in (native, blocked or channels_last).
+  Layout layout() const;
 
  private:
   struct Impl;
