@@ -530,6 +530,23 @@ TEST(OptimizeForInference, SqueezeExciteGatesScaleTheNextConvolution) {
   }
 }
 
+// A binary operation writes its result over an operand it reads last, and only then: in
+// x·g + x the product may not take x's buffer, the sum may take either's.
+TEST(OptimizeForInference, ResultsTakeOnlyDeadOperandsBuffers) {
+  using namespace flux;
+  torch::manual_seed(6);
+  Model m = model_of(Chain(Conv({3, 3}, {16, 32}, relu, {.pad = 1}),
+                           SkipConnection(metalhead::layers::squeeze_excite(32, {.reduction = 4}), plus),
+                           SkipConnection(metalhead::layers::squeeze_excite(32, {.reduction = 4}), plus), Conv({1, 1}, {32, 8})),
+                     16);
+  for (const auto layout : {metalhead::Layout::blocked, metalhead::Layout::native, metalhead::Layout::channels_last}) {
+    for (const int64_t batch : {1, 2}) {
+      SCOPED_TRACE("batch " + std::to_string(batch) + " in layout " + std::to_string(static_cast<int>(layout)));
+      EXPECT_LT(relative_error(m, torch::randn({batch, 16, 12, 12}), metalhead::Precision::fp32, false, {}, layout), 1e-5);
+    }
+  }
+}
+
 // `threads` holds for the optimised model's own calls; the caller's setting is left as it was.
 TEST(OptimizeForInference, ThreadsHoldForItsCallsOnly) {
   torch::manual_seed(3);

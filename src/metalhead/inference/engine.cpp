@@ -1455,6 +1455,10 @@ struct Engine::Impl {
     }
     const int out = id(fu.last);
     const bool silu = fu.silu_after;
+    // A full operand read last here gives its buffer to the result: the result is written
+    // where the operand is still in cache, not in new memory.
+    const auto release = std::find_if(releases.begin(), releases.end(), [&](const auto& r) { return r.second == i0; });
+    const bool dies = i0 != i1 && release != releases.end() && release->first == index.at(n);
     Bound prim{dnnl::binary(pd)};
     prim.varying(DNNL_ARG_SRC_0, d0).varying(DNNL_ARG_SRC_1, d1).varying(DNNL_ARG_DST, d0);
     ++native["binary operations"];
@@ -1469,7 +1473,10 @@ struct Engine::Impl {
         fr[out] = fr[i0];
         return;
       }
-      at::Tensor dst = bytes(d0);
+      // (Its slot held by no other value, its storage by no view or concatenation.)
+      const bool reuse = dies && fr[i0].use_count() == 1 && x.has_buffer() && !x.has_plain() && !x.reserved &&
+                         x.md == d0 && x.buffer.storage().use_count() == 1;
+      at::Tensor dst = reuse ? x.buffer : bytes(d0);
       prim(s, {m0.data, m1.data, dst.data_ptr()});
       if (silu) own_silu(d0, dst.data_ptr(), s);
       fr[out] = in_layout(dst, d0);
