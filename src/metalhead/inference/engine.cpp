@@ -603,18 +603,19 @@ struct Engine::Impl {
 
   std::string step_name(size_t k) const {  // while the weights are still in the graph
     const jit::Node* n = order[step_node[k]];
-    std::string name = n->kind().toQualString();
-    if (name == "aten::_convolution") {
+    std::ostringstream name;  // (GCC 12 warns, falsely, of overflow in a chain of string +s)
+    name << n->kind().toQualString();
+    if (n->kind().toQualString() == std::string("aten::_convolution")) {
       auto w = jit::toIValue(n->inputs()[1]);
       auto g = jit::toIValue(n->inputs()[8]);
-      if (g && g->isInt() && g->toInt() > 1) name += " grouped";
+      if (g && g->isInt() && g->toInt() > 1) name << " grouped";
       if (w && w->isTensor() && w->toTensor().defined() && w->toTensor().dim() == 4)
-        name += " " + std::to_string(w->toTensor().size(2)) + "x" + std::to_string(w->toTensor().size(3));
+        name << ' ' << w->toTensor().size(2) << 'x' << w->toTensor().size(3);
       if (const auto sizes = traced_sizes(n->inputs()[0]); sizes && sizes->size() == 4) {
-        name += " on " + std::to_string((*sizes)[2]) + "x" + std::to_string((*sizes)[3]);
+        name << " on " << (*sizes)[2] << 'x' << (*sizes)[3];
       }
     }
-    return name;
+    return name.str();
   }
 
   static std::optional<std::vector<int64_t>> traced_sizes(const jit::Value* v) {
