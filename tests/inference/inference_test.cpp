@@ -547,6 +547,29 @@ TEST(OptimizeForInference, ResultsTakeOnlyDeadOperandsBuffers) {
   }
 }
 
+// From the third run on, a run's activations come from one planned block: every run still
+// matches the plain model, and an output stays as it was while later runs go on.
+TEST(OptimizeForInference, RunsFromAPlannedBlockKeepEarlierOutputs) {
+  torch::manual_seed(7);
+  for (const std::string name : {"mobilenet_v3_small", "resnet18", "densenet121", "convnext_tiny"}) {
+    SCOPED_TRACE(name);
+    Model m = metalhead::create_model(name, {.nclasses = 10});
+    randomise_norms(*m.ptr());
+    flux::testmode(m);
+    Model fast = metalhead::optimize_for_inference(m);
+    std::vector<torch::Tensor> xs, ys;
+    for (int run = 0; run < 5; ++run) {
+      xs.push_back(torch::randn({1, 3, 64, 64}));
+      ys.push_back(fast(xs.back()));
+    }
+    torch::NoGradGuard no_grad;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      const torch::Tensor reference = m(xs[k]);
+      EXPECT_LT(((ys[k] - reference).abs().max() / reference.abs().max()).item<double>(), 1e-4) << "run " << k;
+    }
+  }
+}
+
 // `threads` holds for the optimised model's own calls; the caller's setting is left as it was.
 TEST(OptimizeForInference, ThreadsHoldForItsCallsOnly) {
   torch::manual_seed(3);

@@ -83,7 +83,101 @@ dnnl::memory memory_of(const md_t& md, const at::Tensor& storage) {
   return dnnl::memory(md, cpu(), storage.data_ptr());
 }
 
-at::Tensor bytes(const md_t& md) { return at::empty({static_cast<int64_t>(md.get_size())}, at::kByte); }
+// A run's activations from one planned block of memory. The first run after the build
+// records each allocation's size and lifetime; buffers are then placed by size, largest
+// first, each at the lowest offset clear of those living at the same time (the plan ONNX
+// Runtime and TFLite make), and later runs take allocation k at offset k. glibc's heap
+// spread EfficientNet-B0's 16 large buffers of a run (15.6 MB) over 69 MB of addresses,
+// which with the weights passes the 32 MB L3. A run that allocates otherwise than the
+// recorded one (it should not: the steps are the same) gets glibc's memory from there on.
+class Arena {
+ public:
+  at::Tensor take(size_t n) {
+    if (mode_ == Mode::replay) {
+      if (next_ < plan_.size() && sizes_[next_] == n) {
+        return at::from_blob(static_cast<char*>(block_.get()) + plan_[next_++], {static_cast<int64_t>(n)},
+                             [keep = block_](void*) {}, at::kByte);
+      }
+      mode_ = Mode::off;
+    }
+    if (mode_ != Mode::record) return at::empty({static_cast<int64_t>(n)}, at::kByte);
+    const size_t k = sizes_.size();
+    sizes_.push_back(n);
+    born_.push_back(clock_++);
+    died_.push_back(SIZE_MAX);
+    void* p = aligned(n);
+    return at::from_blob(p, {static_cast<int64_t>(n)}, [this, k](void* q) {
+      died_[k] = clock_++;
+      std::free(q);
+    }, at::kByte);
+  }
+  // Around each run (the build's is not recorded: it reorders weights and makes primitives).
+  void begin(bool built) {
+    next_ = 0;
+    if (built && mode_ == Mode::waiting) mode_ = Mode::record;
+  }
+  void end() {
+    if (mode_ == Mode::replay && next_ != plan_.size()) mode_ = Mode::off;
+    if (mode_ == Mode::record) place();
+  }
+  // glibc's memory from now on (after a run that failed part way).
+  void stop() { mode_ = Mode::off; }
+
+
+ private:
+  static void* aligned(size_t n) {  // (64 bytes, as oneDNN's kernels like it)
+    void* p = std::aligned_alloc(64, (n + 63) / 64 * 64);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+
+  void place() {
+    mode_ = Mode::off;
+    if (sizes_.empty() || std::count(died_.begin(), died_.end(), SIZE_MAX) > 0) return;  // a buffer outlived its run
+    std::vector<size_t> order(sizes_.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sizes_[a] > sizes_[b]; });
+    plan_.assign(sizes_.size(), 0);
+    std::vector<size_t> placed;
+    size_t total = 0;
+    for (const size_t k : order) {
+      std::vector<std::pair<size_t, size_t>> taken;  // address ranges of buffers alive with k
+      for (const size_t j : placed) {
+        if (born_[j] < died_[k] && born_[k] < died_[j]) taken.emplace_back(plan_[j], plan_[j] + sizes_[j]);
+      }
+      std::sort(taken.begin(), taken.end());
+      size_t at = 0;
+      for (const auto& [from, to] : taken) {
+        if (at + sizes_[k] <= from) break;
+        at = std::max(at, (to + 63) / 64 * 64);
+      }
+      plan_[k] = at;
+      placed.push_back(k);
+      total = std::max(total, at + sizes_[k]);
+    }
+    // Only a block that stays in cache pays (EfficientNet-B0 at batch 1: 6 MB; at 16, 96 MB
+    // and 4% slower than glibc's heap), and a large one would add to the peak memory.
+    if (total > kMostBytes) return;
+    block_ = std::shared_ptr<void>(aligned(total), std::free);
+    mode_ = Mode::replay;
+  }
+
+  static constexpr size_t kMostBytes = size_t{16} << 20;
+  enum class Mode { waiting, record, replay, off };
+  Mode mode_ = std::getenv("METALHEAD_INFERENCE_ARENA") && std::string(std::getenv("METALHEAD_INFERENCE_ARENA")) == "0"
+                   ? Mode::off
+                   : Mode::waiting;
+  std::vector<size_t> sizes_, born_, died_, plan_;
+  size_t clock_ = 0, next_ = 0;
+  std::shared_ptr<void> block_;
+};
+
+// The arena of the engine running on this thread, if any.
+thread_local Arena* running_arena = nullptr;
+
+at::Tensor bytes(const md_t& md) {
+  return running_arena ? running_arena->take(md.get_size()) : at::empty({static_cast<int64_t>(md.get_size())}, at::kByte);
+}
 
 SlotPtr in_layout(at::Tensor buffer, md_t md) {
   auto s = std::make_shared<Slot>();
@@ -201,7 +295,7 @@ void invalidate_copies(Frame& f, const at::Tensor& changed, const Slot* except =
 
 // A constant fp32 weight, laid out once as `from` describes it, reordered into `to`.
 at::Tensor reordered_weights(const at::Tensor& w, const md_t& from, const md_t& to) {
-  at::Tensor out = bytes(to);
+  at::Tensor out = at::empty({static_cast<int64_t>(to.get_size())}, at::kByte);
   dnnl::stream s(cpu());
   reorder(s, memory_of(from, w.contiguous()), memory_of(to, out));
   s.wait();
@@ -443,8 +537,28 @@ struct Engine::Impl {
   // built for concurrent execution (Debian's is not), so concurrent runs corrupt each other.
   std::mutex running;
 
+  Arena arena;
+
   at::Tensor run(const at::Tensor& x) {
     std::lock_guard lock(running);
+    struct Current {  // (restored on the way out, exceptions included)
+      Arena* before;
+      explicit Current(Arena* a) : before(running_arena) { running_arena = a; }
+      ~Current() { running_arena = before; }
+    } current(&arena);
+    arena.begin(built);
+    at::Tensor y;
+    try {
+      y = execute(x);  // every buffer of the run is freed by now
+    } catch (...) {
+      arena.stop();
+      throw;
+    }
+    arena.end();
+    return y;
+  }
+
+  at::Tensor execute(const at::Tensor& x) {
     dnnl::stream s(cpu());
     Frame f = built ? fresh_frame() : Frame(ids.size());
     f[id(graph->inputs()[0])] = plain_slot(x);
@@ -470,7 +584,7 @@ struct Engine::Impl {
     s.wait();
     Slot& out = *f.at(id(graph->outputs()[0]));
     if (!out.value.isTensor() && !out.has_buffer()) throw std::runtime_error("optimised model: the output is not a tensor");
-    return plain(out, s).to(at::kFloat).contiguous();
+    return plain(out, s).to(at::kFloat).clone(at::MemoryFormat::Contiguous);  // (not the arena's memory)
   }
 
   // Builds each node's step and runs it at once, so later nodes see real shapes.
