@@ -123,7 +123,6 @@ class Arena {
   // glibc's memory from now on (after a run that failed part way).
   void stop() { mode_ = Mode::off; }
 
-
  private:
   static void* aligned(size_t n) {  // (64 bytes, as oneDNN's kernels like it)
     void* p = std::aligned_alloc(64, (n + 63) / 64 * 64);
@@ -164,9 +163,10 @@ class Arena {
 
   static constexpr size_t kMostBytes = size_t{16} << 20;
   enum class Mode { waiting, record, replay, off };
-  Mode mode_ = std::getenv("METALHEAD_INFERENCE_ARENA") && std::string(std::getenv("METALHEAD_INFERENCE_ARENA")) == "0"
-                   ? Mode::off
-                   : Mode::waiting;
+  Mode mode_ = [] {  // METALHEAD_INFERENCE_ARENA=0: glibc's heap, for comparisons
+    const char* v = std::getenv("METALHEAD_INFERENCE_ARENA");
+    return v && std::string(v) == "0" ? Mode::off : Mode::waiting;
+  }();
   std::vector<size_t> sizes_, born_, died_, plan_;
   size_t clock_ = 0, next_ = 0;
   std::shared_ptr<void> block_;
@@ -222,17 +222,12 @@ dnnl::memory::dims logical_dims(const Slot& slot) {
   return slot.has_buffer() ? slot.md.dims() : dims_of(slot.value.toTensor().sizes());
 }
 
-// Data in a oneDNN layout and the tensor that holds it.
-struct Mem {
-  void* data;
-  at::Tensor keep;
-};
-
-// The slot's tensor laid out as `want`, reordering when it is not; a slot without a
-// oneDNN layout keeps the reordered one.
-Mem as_desc(Slot& slot, const md_t& want, dnnl::stream& s) {
-  if (slot.has_buffer() && slot.md == want) return {slot.buffer.data_ptr(), slot.buffer};
-  if (!slot.has_buffer() && desc_of(slot.value.toTensor()) == want) return {slot.value.toTensor().data_ptr(), slot.value.toTensor()};
+// The slot's tensor laid out as `want` (a tensor holding the data: a byte buffer or the
+// plain tensor), reordering when it is not; a slot without a oneDNN layout keeps the
+// reordered one.
+at::Tensor as_desc(Slot& slot, const md_t& want, dnnl::stream& s) {
+  if (slot.has_buffer() && slot.md == want) return slot.buffer;
+  if (!slot.has_buffer() && desc_of(slot.value.toTensor()) == want) return slot.value.toTensor();
   const dnnl::memory from =
       slot.has_buffer() ? memory_of(slot.md, slot.buffer) : memory_of(desc_of(slot.value.toTensor()), slot.value.toTensor());
   at::Tensor to = bytes(want);
@@ -241,7 +236,7 @@ Mem as_desc(Slot& slot, const md_t& want, dnnl::stream& s) {
     slot.buffer = to;
     slot.md = want;
   }
-  return {to.data_ptr(), to};
+  return to;
 }
 
 // A primitive with its arguments' memory objects made once: a run only points them at its
@@ -1035,9 +1030,9 @@ struct Engine::Impl {
     return [=, this](Frame& fr, dnnl::stream& s) {
       if (gi >= 0) {
         Slot& gs = *fr[gi];
-        scale(s, {gs.has_buffer() && gs.md == gate_layout ? gs.buffer.data_ptr() : as_desc(gs, gate_md, s).data});
+        scale(s, {gs.has_buffer() && gs.md == gate_layout ? gs.buffer.data_ptr() : as_desc(gs, gate_md, s).data_ptr()});
       }
-      const Mem src = as_desc(*fr[xi], src_md, s);
+      const at::Tensor src = as_desc(*fr[xi], src_md, s);
       at::Tensor dst;
       if (ri >= 0) {
         Slot& r = *fr[ri];
@@ -1054,7 +1049,7 @@ struct Engine::Impl {
       } else {
         dst = bytes(dst_md);
       }
-      prim(s, {src.data, dst.data_ptr()});
+      prim(s, {src.data_ptr(), dst.data_ptr()});
       if (silu) own_silu(dst_md, dst.data_ptr(), s);
       fr[out] = in_layout(dst, dst_md);
     };
@@ -1320,9 +1315,9 @@ struct Engine::Impl {
     prim.varying(DNNL_ARG_SRC, src_md).varying(DNNL_ARG_DST, dst_md);
     ++native["poolings"];
     return [=](Frame& fr, dnnl::stream& s) {
-      const Mem sm = as_desc(*fr[xi], src_md, s);
+      const at::Tensor sm = as_desc(*fr[xi], src_md, s);
       at::Tensor dst = bytes(dst_md);
-      prim(s, {sm.data, dst.data_ptr()});
+      prim(s, {sm.data_ptr(), dst.data_ptr()});
       fr[out] = in_layout(dst, dst_md);
     };
   }
@@ -1390,9 +1385,9 @@ struct Engine::Impl {
     ++native["batch norms"];
     fused_activations += relu;
     return [=](Frame& fr, dnnl::stream& s) {
-      const Mem src = as_desc(*fr[xi], src_md, s);
+      const at::Tensor src = as_desc(*fr[xi], src_md, s);
       at::Tensor dst = bytes(dst_md);
-      prim(s, {src.data, dst.data_ptr()});
+      prim(s, {src.data_ptr(), dst.data_ptr()});
       fr[out] = in_layout(dst, dst_md);
     };
   }
@@ -1457,10 +1452,10 @@ struct Engine::Impl {
     ++native["concatenations"];
     return [=](Frame& fr, dnnl::stream& s) {
       std::unordered_map<int, dnnl::memory> args;
-      std::vector<Mem> inputs;  // alive until the primitive has run
+      std::vector<at::Tensor> inputs;  // alive until the primitive has run
       for (size_t i = 0; i < xs.size(); ++i) {
         inputs.push_back(as_desc(*fr[xs[i]], descs[i], s));
-        args.emplace(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), dnnl::memory(descs[i], cpu(), inputs.back().data));
+        args.emplace(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), dnnl::memory(descs[i], cpu(), inputs.back().data_ptr()));
       }
       at::Tensor dst = bytes(pd.dst_desc());
       args.emplace(DNNL_ARG_DST, memory_of(pd.dst_desc(), dst));
@@ -1478,14 +1473,14 @@ struct Engine::Impl {
     const int out = id(n->output());
     ++native["concatenations"];
     return [=, this](Frame& fr, dnnl::stream& s) {
-      std::vector<Mem> inputs;
+      std::vector<at::Tensor> inputs;
       for (size_t i = 0; i < xs.size(); ++i) inputs.push_back(as_desc(*fr[xs[i]], descs[i], s));
       s.wait();
       const at::Tensor storage = cat_storage(fr, n, out, channel_bytes);
       auto* base = static_cast<char*>(storage.data_ptr());
       for (size_t i = 0; i < xs.size(); ++i) {
         char* to = base + offsets[i] * channel_bytes;
-        const void* from = inputs[i].data;
+        const void* from = inputs[i].data_ptr();
         if (from != to) std::memcpy(to, from, descs[i].get_size());
       }
       fr[out] = in_layout(storage, dst_md);
@@ -1505,7 +1500,7 @@ struct Engine::Impl {
     const int out = id(n->output());
     ++native["concatenations"];
     return [=](Frame& fr, dnnl::stream& s) {
-      std::vector<Mem> inputs;
+      std::vector<at::Tensor> inputs;
       for (size_t i = 0; i < xs.size(); ++i) inputs.push_back(as_desc(*fr[xs[i]], descs[i], s));
       s.wait();
       at::Tensor dst = bytes(dst_md);
@@ -1515,7 +1510,7 @@ struct Engine::Impl {
           const int64_t n = begin / image, within = begin % image;
           const size_t i = std::upper_bound(starts.begin(), starts.end(), within) - starts.begin() - 1;
           const int64_t run = starts[i + 1] - starts[i], at = within - starts[i], len = std::min(end - begin, run - at);
-          const auto* from = static_cast<const char*>(inputs[i].data);
+          const auto* from = static_cast<const char*>(inputs[i].data_ptr());
           std::memcpy(to + begin, from + n * run + at, static_cast<size_t>(len));
           begin += len;
         }
@@ -1579,12 +1574,12 @@ struct Engine::Impl {
     ++native["binary operations"];
     return [=](Frame& fr, dnnl::stream& s) {
       Slot& x = *fr[i0];
-      const Mem m0 = as_desc(x, d0, s);
-      const Mem m1 = as_desc(*fr[i1], d1, s);
+      const at::Tensor m0 = as_desc(x, d0, s);
+      const at::Tensor m1 = as_desc(*fr[i1], d1, s);
       if (in_place) {
-        prim(s, {m0.data, m1.data, m0.data});
-        if (silu) own_silu(d0, m0.data, s);
-        changed_in_place(fr, x, m0.data, s);
+        prim(s, {m0.data_ptr(), m1.data_ptr(), m0.data_ptr()});
+        if (silu) own_silu(d0, m0.data_ptr(), s);
+        changed_in_place(fr, x, m0.data_ptr(), s);
         fr[out] = fr[i0];
         return;
       }
@@ -1592,7 +1587,7 @@ struct Engine::Impl {
       const bool reuse = dies && fr[i0].use_count() == 1 && x.has_buffer() && !x.has_plain() && !x.reserved &&
                          x.md == d0 && x.buffer.storage().use_count() == 1;
       at::Tensor dst = reuse ? x.buffer : bytes(d0);
-      prim(s, {m0.data, m1.data, dst.data_ptr()});
+      prim(s, {m0.data_ptr(), m1.data_ptr(), dst.data_ptr()});
       if (silu) own_silu(d0, dst.data_ptr(), s);
       fr[out] = in_layout(dst, d0);
     };
@@ -1630,20 +1625,20 @@ struct Engine::Impl {
     native["element-wise operations"] += static_cast<int64_t>(prims.size()) + silu;
     return [=](Frame& fr, dnnl::stream& s) {
       Slot& sx = *fr[xi];
-      const Mem src = as_desc(sx, d, s);
+      const at::Tensor src = as_desc(sx, d, s);
       if (in_place) {
-        for (const auto& p : prims) p(s, {src.data, src.data});
-        if (silu) own_silu(d, src.data, s);
-        changed_in_place(fr, sx, src.data, s);
+        for (const auto& p : prims) p(s, {src.data_ptr(), src.data_ptr()});
+        if (silu) own_silu(d, src.data_ptr(), s);
+        changed_in_place(fr, sx, src.data_ptr(), s);
         fr[out] = fr[xi];
         return;
       }
       at::Tensor dst = bytes(d);
       if (prims.empty()) {
         s.wait();
-        std::memcpy(dst.data_ptr(), src.data, d.get_size());
+        std::memcpy(dst.data_ptr(), src.data_ptr(), d.get_size());
       } else {
-        prims[0](s, {src.data, dst.data_ptr()});
+        prims[0](s, {src.data_ptr(), dst.data_ptr()});
         for (size_t i = 1; i < prims.size(); ++i) prims[i](s, {dst.data_ptr(), dst.data_ptr()});
       }
       if (silu) own_silu(d, dst.data_ptr(), s);

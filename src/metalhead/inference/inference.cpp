@@ -242,8 +242,9 @@ class InferenceModelImpl : public ModelImpl {
     return {traced, folded, engine, y};
   }
 
-  // Channels-last where norms run on permuted maps (norms_channels_last). Blocks pay from batch 8 (at batch 16: resnet50 5-14% faster on a 2-core Intel host with
-  // AMX, 4% on a 2-core AMD EPYC; mobilenet_v3_large 16-19% and 25%), and at batch 1 for
+  // Channels-last where norms run on permuted maps (norms_channels_last). Blocks pay from
+  // batch 8 (at batch 16: resnet50 5-14% faster on a 2-core Intel host with AMX, 4% on a
+  // 2-core AMD EPYC; mobilenet_v3_large 16-19% and 25%), and at batch 1 for
   // fp32 networks with depthwise convolutions or concatenations (on the EPYC: efficientnet_b0
   // 5-7%, densenet121 6%, convnext_tiny 2%; MobileNetV3 and Inception-v3 within 1%), or with
   // 3x3 convolutions Winograd's algorithm takes (it runs only on blocks; resnet50 15% faster
